@@ -1,0 +1,80 @@
+# traygo: `make run` serves the demo model locally, `make test` runs every test.
+# Both go through `make setup`, which installs what is missing and is quick when nothing changed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := cli,inference,training,scraper,infra,dev
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help setup system-deps run test lint format test-compat lambda-bundle synth images \
+        bench bench-train bench-inference bench-scrape demo-model lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+setup: $(STAMP) system-deps ## create .venv with every part installed, and the system packages
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "traygo needs Python 3.11+; set PYTHON=python3.X" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[$(EXTRAS)]'
+	touch $@
+
+system-deps: ## Debian's chromium and chromium-driver (the scraper and demo-page tests use them)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  bash scripts/install-system-deps.sh
+
+run: setup ## serve the demo model on http://127.0.0.1:8080 from the local store
+	$(BIN)/traygo run
+
+test: setup ## lint, format check, every test, and the tflite-runtime compatibility run
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+	$(MAKE) test-compat
+
+lint: setup ## ruff check and format check
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: setup ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
+
+test-compat: ## the handler tests on tflite-runtime 2.14 with numpy < 2
+	bash lambdas/inference/compat/run-tests.sh
+
+lambda-bundle: ## build the Lambda bundle for python3.12 x86_64 into build/lambda
+	bash lambdas/inference/build-bundle.sh
+
+synth: setup ## cdk synth into cdk.out/ (offline, no AWS account needed)
+	bash infra/synth.sh
+
+images: ## build the container images with podman and smoke-test them (slow)
+	bash infra/images/build-and-smoke.sh
+
+bench: bench-train bench-inference bench-scrape ## every benchmark
+
+bench-train: setup ## seed vs default network on ../shared/datasets/pizza_not_pizza
+	$(BIN)/python -m benchmarks.bench_train
+
+bench-inference: setup ## the handler vs Keras serving: cold start, warm latency, memory
+	$(BIN)/python -m benchmarks.bench_inference
+
+bench-scrape: setup ## concurrent vs sequential downloads against the fixture server
+	$(BIN)/python -m benchmarks.bench_scrape
+
+demo-model: setup ## retrain the committed demo model on ../shared/datasets/pizza_not_pizza
+	$(BIN)/python -m training.demo_model
+
+lock: ## re-resolve requirements/constraints.txt from pyproject.toml
+	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv
+	build/lock-venv/bin/pip install -q -e '.[$(EXTRAS)]'
+	(echo "# Versions known to work together; regenerate with make lock."; \
+	 build/lock-venv/bin/pip freeze --exclude-editable) > requirements/constraints.txt
+
+clean: ## remove build outputs (keeps .venv and the local store)
+	rm -rf build cdk.out .pytest_cache .ruff_cache

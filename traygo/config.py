@@ -1,0 +1,136 @@
+"""Every setting in one place: CLI flags over `TRAYGO_…` environment variables over defaults.
+
+The CLI gets a setting's flag from `option()`, which hands click the environment variable and
+the default named here, so click applies the precedence. Code without a CLI (the Lambda, the
+batch entrypoints) calls `get()`, which applies the same order to an explicit value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from traygo.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    envvars: tuple[str, ...]
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number between 0 and 65535")
+    return value
+
+
+_SETTINGS: list[Setting] = [
+    # --- shared ---
+    Setting("store", ("TRAYGO_STORE",), "./.traygo/store",
+            "Where images and models live: s3://bucket[/prefix] or a local directory."),
+    Setting("labels_file", ("TRAYGO_LABELS",), None,
+            "Label config (TOML); default: the one shipped in traygo/labels.toml."),
+    Setting("cache_dir", ("TRAYGO_CACHE",), "./.traygo/cache",
+            "Local cache for synced images and prepared arrays."),
+    Setting("max_pixels", ("TRAYGO_MAX_PIXELS",), 40_000_000,
+            "Refuse images with more pixels than this (decompression bombs).", _positive_int),
+    # --- inference ---
+    Setting("host", ("TRAYGO_HOST",), "127.0.0.1", "Address the local server listens on."),
+    Setting("port", ("TRAYGO_PORT", "PORT"), 8080, "Port the local server listens on.", _port),
+    Setting("pointer_ttl", ("TRAYGO_POINTER_TTL",), 30.0,
+            "Seconds between checks of a label's live.json.", _positive_float),
+    Setting("max_request_bytes", ("TRAYGO_MAX_REQUEST_BYTES",), 6 * 1024 * 1024,
+            "Largest request body accepted (Lambda's synchronous limit).", _positive_int),
+    Setting("fetch_timeout", ("TRAYGO_FETCH_TIMEOUT",), 10.0,
+            "Total seconds allowed to fetch an image URL.", _positive_float),
+    Setting("endpoint", ("TRAYGO_ENDPOINT",), "http://127.0.0.1:8080",
+            "Inference endpoint that `traygo predict` calls."),
+    Setting("api_key", ("TRAYGO_API_KEY",), None, "API key sent as x-api-key."),
+    # --- scraper ---
+    Setting("engines", ("TRAYGO_ENGINES",), "google,bing,yahoo", "Search engines to scrape."),
+    Setting("max_images", ("TRAYGO_MAX_IMAGES",), 200,
+            "Sources to collect per engine and query.", _positive_int),
+    Setting("workers", ("TRAYGO_WORKERS",), 16, "Concurrent image downloads.", _positive_int),
+    Setting("chromium", ("TRAYGO_CHROMIUM",), "/usr/bin/chromium", "Chromium binary."),
+    Setting("chromedriver", ("TRAYGO_CHROMEDRIVER",), "/usr/bin/chromedriver",
+            "ChromeDriver binary."),
+    # --- training ---
+    Setting("epochs", ("TRAYGO_EPOCHS",), 30, "Most epochs to train.", _positive_int),
+    Setting("seed", ("TRAYGO_SEED",), 1337, "Random seed for split and training.", int),
+    Setting("min_accuracy", ("TRAYGO_MIN_ACCURACY",), 0.8,
+            "Promotion gate: least validation accuracy.", _positive_float),
+    # --- infra / submit ---
+    Setting("stack", ("TRAYGO_STACK",), "traygo", "CloudFormation stack name."),
+]
+
+SETTINGS: dict[str, Setting] = {s.name: s for s in _SETTINGS}
+
+
+def setting(name: str) -> Setting:
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        raise KeyError(f"unknown setting {name!r}") from None
+
+
+def get(name: str, value: Any = None) -> Any:
+    """The value of a setting: `value` if given, else its environment variable, else default."""
+    spec = setting(name)
+    if value is not None:
+        return value
+    for var in spec.envvars:
+        raw = os.environ.get(var)
+        if raw is not None and raw != "":
+            try:
+                return spec.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var}={raw!r}: {exc}") from None
+    return spec.default
+
+
+def store_uri(value: str | None = None) -> str:
+    return str(get("store", value))
+
+
+def cache_dir(value: str | Path | None = None) -> Path:
+    return Path(get("cache_dir", value))
+
+
+def default(name: str) -> Any:
+    return setting(name).default
+
+
+def option(name: str, *param_decls: str, **kwargs: Any) -> Any:
+    """A click option decorator for a setting, with its env vars, default and help from here."""
+    import click
+
+    spec = setting(name)
+    decls = param_decls or (f"--{name.replace('_', '-')}",)
+    kwargs.setdefault("help", spec.help)
+    kwargs.setdefault("show_default", spec.default is not None)
+    kwargs.setdefault("show_envvar", True)
+    if spec.parse is not str and "type" not in kwargs:
+        kwargs["type"] = click.FuncParamType(spec.parse) if spec.parse not in (int, float) else spec.parse
+    return click.option(*decls, name, default=spec.default, envvar=list(spec.envvars), **kwargs)
