@@ -42,8 +42,11 @@ def _unavailable(name: str, error: Exception) -> click.Command:
         f"pip install 'traygo[{extra}]'"
     )
 
-    @click.command(name=name, help=f"(not installed: needs traygo[{extra}])",
-                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.command(
+        name=name,
+        help=f"(not installed: needs traygo[{extra}])",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
     def command() -> None:
         raise TraygoError(message)
 
@@ -70,7 +73,9 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, envvar="TRAYGO_DEBUG", help="Show tracebacks and debug logs.")
+@click.option(
+    "--debug", is_flag=True, envvar="TRAYGO_DEBUG", help="Show tracebacks and debug logs."
+)
 @click.version_option(__version__, prog_name="traygo")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:

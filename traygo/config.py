@@ -48,39 +48,86 @@ def _port(text: str) -> int:
 
 _SETTINGS: list[Setting] = [
     # --- shared ---
-    Setting("store", ("TRAYGO_STORE",), "./.traygo/store",
-            "Where images and models live: s3://bucket[/prefix] or a local directory."),
-    Setting("labels_file", ("TRAYGO_LABELS",), None,
-            "Label config (TOML); default: the one shipped in traygo/labels.toml."),
-    Setting("cache_dir", ("TRAYGO_CACHE",), "./.traygo/cache",
-            "Local cache for synced images and prepared arrays."),
-    Setting("max_pixels", ("TRAYGO_MAX_PIXELS",), 40_000_000,
-            "Refuse images with more pixels than this (decompression bombs).", _positive_int),
+    Setting(
+        "store",
+        ("TRAYGO_STORE",),
+        "./.traygo/store",
+        "Where images and models live: s3://bucket[/prefix] or a local directory.",
+    ),
+    Setting(
+        "labels_file",
+        ("TRAYGO_LABELS",),
+        None,
+        "Label config (TOML); default: the one shipped in traygo/labels.toml.",
+    ),
+    Setting(
+        "cache_dir",
+        ("TRAYGO_CACHE",),
+        "./.traygo/cache",
+        "Local cache for synced images and prepared arrays.",
+    ),
+    Setting(
+        "max_pixels",
+        ("TRAYGO_MAX_PIXELS",),
+        40_000_000,
+        "Refuse images with more pixels than this (decompression bombs).",
+        _positive_int,
+    ),
     # --- inference ---
     Setting("host", ("TRAYGO_HOST",), "127.0.0.1", "Address the local server listens on."),
     Setting("port", ("TRAYGO_PORT", "PORT"), 8080, "Port the local server listens on.", _port),
-    Setting("pointer_ttl", ("TRAYGO_POINTER_TTL",), 30.0,
-            "Seconds between checks of a label's live.json.", _positive_float),
-    Setting("max_request_bytes", ("TRAYGO_MAX_REQUEST_BYTES",), 6 * 1024 * 1024,
-            "Largest request body accepted (Lambda's synchronous limit).", _positive_int),
-    Setting("fetch_timeout", ("TRAYGO_FETCH_TIMEOUT",), 10.0,
-            "Total seconds allowed to fetch an image URL.", _positive_float),
-    Setting("endpoint", ("TRAYGO_ENDPOINT",), "http://127.0.0.1:8080",
-            "Inference endpoint that `traygo predict` calls."),
+    Setting(
+        "pointer_ttl",
+        ("TRAYGO_POINTER_TTL",),
+        30.0,
+        "Seconds between checks of a label's live.json.",
+        _positive_float,
+    ),
+    Setting(
+        "max_request_bytes",
+        ("TRAYGO_MAX_REQUEST_BYTES",),
+        6 * 1024 * 1024,
+        "Largest request body accepted (Lambda's synchronous limit).",
+        _positive_int,
+    ),
+    Setting(
+        "fetch_timeout",
+        ("TRAYGO_FETCH_TIMEOUT",),
+        10.0,
+        "Total seconds allowed to fetch an image URL.",
+        _positive_float,
+    ),
+    Setting(
+        "endpoint",
+        ("TRAYGO_ENDPOINT",),
+        "http://127.0.0.1:8080",
+        "Inference endpoint that `traygo predict` calls.",
+    ),
     Setting("api_key", ("TRAYGO_API_KEY",), None, "API key sent as x-api-key."),
     # --- scraper ---
     Setting("engines", ("TRAYGO_ENGINES",), "google,bing,yahoo", "Search engines to scrape."),
-    Setting("max_images", ("TRAYGO_MAX_IMAGES",), 200,
-            "Sources to collect per engine and query.", _positive_int),
+    Setting(
+        "max_images",
+        ("TRAYGO_MAX_IMAGES",),
+        200,
+        "Sources to collect per engine and query.",
+        _positive_int,
+    ),
     Setting("workers", ("TRAYGO_WORKERS",), 16, "Concurrent image downloads.", _positive_int),
     Setting("chromium", ("TRAYGO_CHROMIUM",), "/usr/bin/chromium", "Chromium binary."),
-    Setting("chromedriver", ("TRAYGO_CHROMEDRIVER",), "/usr/bin/chromedriver",
-            "ChromeDriver binary."),
+    Setting(
+        "chromedriver", ("TRAYGO_CHROMEDRIVER",), "/usr/bin/chromedriver", "ChromeDriver binary."
+    ),
     # --- training ---
     Setting("epochs", ("TRAYGO_EPOCHS",), 30, "Most epochs to train.", _positive_int),
     Setting("seed", ("TRAYGO_SEED",), 1337, "Random seed for split and training.", int),
-    Setting("min_accuracy", ("TRAYGO_MIN_ACCURACY",), 0.8,
-            "Promotion gate: least validation accuracy.", _positive_float),
+    Setting(
+        "min_accuracy",
+        ("TRAYGO_MIN_ACCURACY",),
+        0.8,
+        "Promotion gate: least validation accuracy.",
+        _positive_float,
+    ),
     # --- infra / submit ---
     Setting("stack", ("TRAYGO_STACK",), "traygo", "CloudFormation stack name."),
 ]
@@ -132,5 +179,22 @@ def option(name: str, *param_decls: str, **kwargs: Any) -> Any:
     kwargs.setdefault("show_default", spec.default is not None)
     kwargs.setdefault("show_envvar", True)
     if spec.parse is not str and "type" not in kwargs:
-        kwargs["type"] = click.FuncParamType(spec.parse) if spec.parse not in (int, float) else spec.parse
+        kwargs["type"] = _click_type(spec)
     return click.option(*decls, name, default=spec.default, envvar=list(spec.envvars), **kwargs)
+
+
+def _click_type(spec: Setting) -> Any:
+    import click
+
+    class Parsed(click.ParamType):
+        name = spec.parse.__name__.strip("_").replace("_", " ")
+
+        def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+            if not isinstance(value, str):
+                return value
+            try:
+                return spec.parse(value)
+            except ValueError as exc:
+                self.fail(f"{value!r}: {exc}", param, ctx)
+
+    return Parsed()

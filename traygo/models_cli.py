@@ -31,8 +31,9 @@ def list_models(store: str, label: str | None) -> None:
             f1 = metrics.get("f1")
             f1_text = f"{f1[name]:.3f}" if isinstance(f1, dict) and name in f1 else "-"
             is_live = "●" if live and live.version == version else ""
-            table.add_row(name, version, f"{metrics['accuracy']:.3f}", f1_text,
-                          str(metrics["n"]), is_live)
+            table.add_row(
+                name, version, f"{metrics['accuracy']:.3f}", f1_text, str(metrics["n"]), is_live
+            )
     if not table.row_count:
         click.echo(f"no models in {registry.store.uri}" + (f" for {label}" if label else ""))
         return
@@ -43,11 +44,15 @@ def list_models(store: str, label: str | None) -> None:
 @click.argument("label")
 @click.argument("version", required=False)
 @click.option("--latest", is_flag=True, help="Use the newest published version.")
-@click.option("--if-gate-passed", is_flag=True,
-              help="Only if the version's training recorded a passed promotion gate.")
+@click.option(
+    "--if-gate-passed",
+    is_flag=True,
+    help="Only if the version's training recorded a passed promotion gate.",
+)
 @config.option("store")
-def promote(label: str, version: str | None, latest: bool, if_gate_passed: bool,
-            store: str) -> None:
+def promote(
+    label: str, version: str | None, latest: bool, if_gate_passed: bool, store: str
+) -> None:
     """Make VERSION of LABEL live (the Lambda picks it up within its pointer TTL)."""
     if latest == (version is not None):
         raise click.UsageError("give a VERSION or --latest (one of them)")

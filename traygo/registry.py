@@ -63,7 +63,9 @@ def metadata_problems(meta: Any) -> list[str]:
     if isinstance(meta.get("input"), dict):
         problems += [f"input.{k} is missing" for k in REQUIRED_INPUT if k not in meta["input"]]
     if isinstance(meta.get("metrics"), dict):
-        problems += [f"metrics.{k} is missing" for k in REQUIRED_METRICS if k not in meta["metrics"]]
+        problems += [
+            f"metrics.{k} is missing" for k in REQUIRED_METRICS if k not in meta["metrics"]
+        ]
     if isinstance(meta.get("classes"), list) and len(meta["classes"]) != 2:
         problems.append("classes must name two classes, negative first")
     if isinstance(meta.get("artifacts"), dict) and "model.tflite" not in meta["artifacts"]:
@@ -93,7 +95,9 @@ class LivePointer:
             version = raw["version"]
             if not isinstance(version, str) or not version:
                 raise ValueError("version is empty")
-            history = tuple(raw.get("history") or ([raw["previous"]] if raw.get("previous") else []))
+            history = tuple(
+                raw.get("history") or ([raw["previous"]] if raw.get("previous") else [])
+            )
             return cls(version, str(raw.get("promoted_at", "")), raw.get("previous"), history)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise RegistryError(

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from traygo.errors import ConfigError
+from traygo.labels import get_label, load_labels
+from traygo.slug import slugify
+
+
+def test_shipped_config_has_pizza_and_four_more_canteen_items() -> None:
+    labels = load_labels()
+    assert {"pizza", "burger", "salad", "hot_dog", "sandwich"} <= set(labels)
+    pizza = labels["pizza"]
+    assert "pizza" in pizza.positive and "frittata" in pizza.negative
+    assert pizza.classes == ("not_pizza", "pizza")
+    assert pizza.queries[: len(pizza.positive)] == pizza.positive
+    for label in labels.values():
+        assert len(label.negative) >= 5
+
+
+def test_queries_are_unique() -> None:
+    for label in load_labels().values():
+        assert len(label.queries) == len(set(label.queries))
+
+
+def test_unknown_label_lists_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown label 'pierogi'.*pizza"):
+        get_label("pierogi")
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "labels.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[pizza\n", "not valid TOML"),
+        ("", "defines no labels"),
+        ('[pizza]\npositive = []\nnegative = ["x"]', "positive must be a non-empty list"),
+        ('[pizza]\npositive = ["a"]', "negative must be a non-empty list"),
+        ('[pizza]\npositive = ["a"]\nnegative = [3]', "is not a string"),
+        ('[Pizza]\npositive = ["a"]\nnegative = ["b"]', "lowercase"),
+        ('[pizza]\npositive = ["a"]\nnegative = ["b"]\nextra = 1', "unknown keys"),
+        ('[pizza]\npositive = ["Hot Dog"]\nnegative = ["hot-dog"]', "both sides"),
+        ('[pizza]\npositive = ["!!!"]\nnegative = ["b"]', "no letters or digits"),
+    ],
+)
+def test_bad_configs_name_the_file_and_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_labels(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_labels(tmp_path / "nope.toml")
+
+
+def test_config_file_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    path = write(tmp_path, '[tacos]\npositive = ["taco"]\nnegative = ["burrito"]')
+    monkeypatch.setenv("TRAYGO_LABELS", str(path))
+    assert list(load_labels()) == ["tacos"]
+
+
+@pytest.mark.parametrize(
+    ("text", "slug"),
+    [("Pizza Slice", "pizza-slice"), ("  Crème brûlée! ", "creme-brulee"), ("hot_dog", "hot-dog")],
+)
+def test_slugify(text: str, slug: str) -> None:
+    assert slugify(text) == slug
