@@ -39,6 +39,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -125,8 +132,8 @@ _SETTINGS: list[Setting] = [
         "min_accuracy",
         ("TRAYGO_MIN_ACCURACY",),
         0.8,
-        "Promotion gate: least validation accuracy.",
-        _positive_float,
+        "Promotion gate: least validation accuracy (0 to 1).",
+        _fraction,
     ),
     # --- infra / submit ---
     Setting("stack", ("TRAYGO_STACK",), "traygo", "CloudFormation stack name."),

@@ -9,7 +9,8 @@ import pytest
 
 from traygo.cli import ENTRY_POINT_GROUP, main
 
-VERBS = {"run", "serve", "train", "scrape", "models", "submit", "predict"}
+# scrape and submit arrive with the scraper and infra parts
+VERBS = {"run", "serve", "train", "models", "predict"}
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

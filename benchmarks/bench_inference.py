@@ -1,0 +1,190 @@
+"""`make bench-inference`: our Lambda handler against the seed's way of serving, one run.
+
+Each side runs in fresh processes pinned to one core: cold = process start to first answer
+(model fetched from the store), then warm p50/p95 per request and peak RSS. Same 512x512 JPEG,
+same network (the shipped demo model; Keras gets the same architecture as model.keras).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WARM_REQUESTS = 200
+
+
+def make_jpeg(path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    base = np.kron(rng.integers(0, 255, (16, 16, 3)), np.ones((32, 32, 1))).astype(np.uint8)
+    Image.fromarray(base).save(path, "JPEG", quality=90)
+
+
+def prepare_store(root: Path) -> None:
+    """The demo model for the handler; the same network as model.keras for Keras."""
+    from lambdas.inference.demo_models import install
+    from traygo import layout
+    from traygo.registry import Registry
+    from traygo.store import open_store
+
+    registry = Registry(open_store(str(root)))
+    install(registry)
+    version = registry.live("pizza").version
+    from training.architectures import build_default
+
+    keras_path = root / "model.keras.tmp"
+    build_default(35).save(keras_path)
+    registry.store.put_bytes(
+        layout.artifact_key("pizza", version, "model.keras"), keras_path.read_bytes()
+    )
+    keras_path.unlink()
+
+
+def child_handler(store: str, image: bytes, n: int) -> list[float]:
+    os.environ["TRAYGO_STORE"] = store
+    from lambdas.inference.handler import handler
+
+    event = {
+        "httpMethod": "POST",
+        "path": "/predict",
+        "resource": "/predict",
+        "headers": {"Content-Type": "image/jpeg"},
+        "queryStringParameters": None,
+        "requestContext": {"requestId": "bench", "stage": "bench"},
+        "body": base64.b64encode(image).decode(),
+        "isBase64Encoded": True,
+    }
+
+    def one() -> None:
+        response = handler(event, None)
+        assert response["statusCode"] == 200, response
+
+    return serve(one, n)
+
+
+def child_keras(store: str, image: bytes, n: int) -> list[float]:
+    import keras
+    import numpy as np
+    from PIL import Image
+
+    from traygo.registry import Registry
+    from traygo.store import open_store
+
+    registry = Registry(open_store(store))
+    version = registry.live("pizza").version
+    with tempfile.NamedTemporaryFile(suffix=".keras") as f:
+        f.write(registry.store.get_bytes(f"models/pizza/{version}/model.keras"))
+        f.flush()
+        model = keras.models.load_model(f.name)
+
+    def one() -> None:
+        img = Image.open(io.BytesIO(image)).convert("RGB").resize((180, 180))
+        model.predict(np.asarray(img, dtype=np.float32)[None], verbose=0)
+
+    return serve(one, n)
+
+
+def serve(one: object, n: int) -> list[float]:
+    one()  # type: ignore[operator]
+    print("READY", flush=True)
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        one()  # type: ignore[operator]
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def run_child(mode: str, store: Path, image: Path) -> dict[str, float]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bench_inference",
+            "--child",
+            mode,
+            "--store",
+            str(store),
+            "--image",
+            str(image),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert proc.stdout is not None
+    cold = None
+    for line in proc.stdout:
+        if line.startswith("READY") and cold is None:
+            cold = time.perf_counter() - started
+        if line.startswith("{"):
+            result = json.loads(line)
+    proc.wait()
+    if proc.returncode != 0 or cold is None:
+        raise SystemExit(f"{mode} child failed ({proc.returncode})")
+    return {"cold_s": cold, **result}
+
+
+def child_main(mode: str, store: str, image_path: str) -> None:
+    import resource
+    import statistics
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the goal says
+    image = Path(image_path).read_bytes()
+    times = (child_handler if mode == "handler" else child_keras)(store, image, WARM_REQUESTS)
+    times.sort()
+    print(
+        json.dumps(
+            {
+                "warm_p50_ms": statistics.median(times),
+                "warm_p95_ms": times[int(0.95 * len(times)) - 1],
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        ),
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--child", choices=["handler", "keras"])
+    parser.add_argument("--store")
+    parser.add_argument("--image")
+    args = parser.parse_args()
+    if args.child:
+        child_main(args.child, args.store, args.image)
+        return
+    work = Path(tempfile.mkdtemp(prefix="traygo-bench-inference-"))
+    image = work / "tray.jpg"
+    make_jpeg(image)
+    prepare_store(work / "store")
+    rows = {mode: run_child(mode, work / "store", image) for mode in ("keras", "handler")}
+    print("| serving | cold start s | warm p50 ms | warm p95 ms | peak RSS MiB |")
+    print("|---|---|---|---|---|")
+    for mode, r in rows.items():
+        name = "seed: Keras model.predict" if mode == "keras" else "traygo handler (LiteRT)"
+        print(
+            f"| {name} | {r['cold_s']:.2f} | {r['warm_p50_ms']:.2f} | "
+            f"{r['warm_p95_ms']:.2f} | {r['peak_rss_mib']:.0f} |"
+        )
+    k, h = rows["keras"], rows["handler"]
+    print(
+        f"handler vs Keras: cold {k['cold_s'] / h['cold_s']:.1f}x faster, warm p50 "
+        f"{k['warm_p50_ms'] / h['warm_p50_ms']:.1f}x faster, "
+        f"{k['peak_rss_mib'] / h['peak_rss_mib']:.1f}x less memory"
+    )
+
+
+if __name__ == "__main__":
+    main()

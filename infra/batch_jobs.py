@@ -1,0 +1,218 @@
+"""AWS Batch on Fargate: compute (Spot first where allowed), one queue, and the three jobs.
+
+The jobs' commands follow the batch-job contract (DESIGN.md, contract 3): both images have
+ENTRYPOINT ["traygo"], and values the caller chooses come in as Batch parameters (Ref::name),
+so Step Functions and `traygo submit` start the same job definitions the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, Size
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from infra.log_groups import log_group
+from infra.network import Network
+from infra.settings import StackSettings
+from infra.storage import Storage
+from traygo import layout
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Not part of any image; .dockerignore adds its own list on top of this one.
+_ASSET_EXCLUDES = [".git", "node_modules", "cdk.out", "build", ".venv*", ".traygo", "docs"]
+
+# Infrastructure failures worth another attempt; every other failure (the job's own non-zero
+# exit) ends the job at once. Batch allows five conditions and matches only a trailing `*`.
+RETRY_ON_STATUS = (
+    "Host EC2*",  # the EC2/Fargate host went away
+    "Your Spot Task was interrupted*",  # Fargate Spot reclaimed the capacity
+    "Task failed to start*",
+    "CannotPullContainer*",
+)
+RETRY_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    dockerfile: str
+    command: tuple[str, ...]
+    vcpus: float
+    memory_mib: int
+    timeout: Duration
+    parameters: dict[str, str]
+
+
+def job_specs(settings: StackSettings) -> dict[str, JobSpec]:
+    return {
+        "scrape": JobSpec(
+            "scrape",
+            "scraper/Dockerfile",
+            ("scrape", "--query", "Ref::query"),
+            vcpus=2,
+            memory_mib=4096,  # Chromium plus 16 concurrent downloads
+            timeout=Duration.hours(2),
+            parameters={},
+        ),
+        "train": JobSpec(
+            "train",
+            "training/Dockerfile",
+            ("train", "--label", "Ref::label", "--resume", "--min-accuracy", "Ref::minAccuracy"),
+            vcpus=4,
+            memory_mib=16384,
+            timeout=Duration.hours(6),
+            parameters={"minAccuracy": f"{settings.min_accuracy:g}"},
+        ),
+        "promote": JobSpec(
+            "promote",
+            "training/Dockerfile",
+            ("models", "promote", "Ref::label", "--latest", "--if-gate-passed"),
+            vcpus=0.25,
+            memory_mib=512,
+            timeout=Duration.minutes(15),
+            parameters={},
+        ),
+    }
+
+
+def retry_strategies() -> list[batch.RetryStrategy]:
+    retries = [
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom(on_status_reason=reason))
+        for reason in RETRY_ON_STATUS
+    ]
+    return [*retries, batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_reason="*"))]
+
+
+class BatchJobs(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        network: Network,
+        storage: Storage,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.queue = batch.JobQueue(self, "Queue", compute_environments=self._compute(
+            settings, network
+        ))
+        self.log_group = log_group(self, "Logs", settings.log_retention_days)
+        images = {
+            dockerfile: self._image(dockerfile, settings)
+            for dockerfile in ("scraper/Dockerfile", "training/Dockerfile")
+        }
+        roles = self._job_roles(storage)
+        self.definitions: dict[str, batch.EcsJobDefinition] = {}
+        for name, spec in job_specs(settings).items():
+            self.definitions[name] = self._definition(
+                spec, images[spec.dockerfile], roles[name], storage
+            )
+
+    def _compute(
+        self, settings: StackSettings, network: Network
+    ) -> list[batch.OrderedComputeEnvironment]:
+        kinds = [True, False] if settings.spot else [False]
+        return [
+            batch.OrderedComputeEnvironment(
+                compute_environment=batch.FargateComputeEnvironment(
+                    self,
+                    "FargateSpot" if spot else "Fargate",
+                    vpc=network.vpc,
+                    vpc_subnets=network.job_subnets,
+                    security_groups=[network.job_security_group],
+                    spot=spot,
+                    maxv_cpus=settings.max_vcpus,
+                ),
+                order=order,
+            )
+            for order, spot in enumerate(kinds, start=1)
+        ]
+
+    def _image(self, dockerfile: str, settings: StackSettings) -> ecs.ContainerImage:
+        # Referenced only: `cdk deploy` builds and pushes it, `cdk synth` needs no Docker.
+        build_args = {"BASE_IMAGE": settings.base_image} if settings.base_image else None
+        return ecs.ContainerImage.from_asset(
+            str(REPO_ROOT),
+            file=dockerfile,
+            build_args=build_args,
+            platform=ecr_assets.Platform.LINUX_AMD64,
+            exclude=_ASSET_EXCLUDES,
+        )
+
+    def _job_roles(self, storage: Storage) -> dict[str, iam.Role]:
+        images, models = layout.IMAGES + "/", layout.MODELS + "/"
+        grants = {
+            # Reads its manifest, writes images; never sees models.
+            "scrape": [storage.object_statement(["s3:GetObject", "s3:PutObject"], images)],
+            # Reads images, writes versions and its checkpoints (and clears old checkpoints).
+            "train": [
+                storage.object_statement(["s3:GetObject"], images),
+                storage.object_statement(
+                    ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], models
+                ),
+                _deny_live_pointer(storage),
+            ],
+            # Reads a version's metadata and moves the live pointer, nothing else.
+            "promote": [
+                storage.object_statement(["s3:GetObject"], models),
+                iam.PolicyStatement(
+                    actions=["s3:PutObject"],
+                    resources=[storage.bucket.arn_for_objects(f"{models}*/live.json")],
+                ),
+            ],
+        }
+        roles = {}
+        for name, statements in grants.items():
+            role = iam.Role(
+                self,
+                f"{name.capitalize()}JobRole",
+                assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+                description=f"traygo {name} job: its S3 prefixes only",
+            )
+            for statement in [storage.list_statement(), *statements]:
+                role.add_to_policy(statement)
+            roles[name] = role
+        return roles
+
+    def _definition(
+        self, spec: JobSpec, image: ecs.ContainerImage, role: iam.Role, storage: Storage
+    ) -> batch.EcsJobDefinition:
+        container = batch.EcsFargateContainerDefinition(
+            self,
+            f"{spec.name.capitalize()}Container",
+            image=image,
+            command=list(spec.command),
+            cpu=spec.vcpus,
+            memory=Size.mebibytes(spec.memory_mib),
+            job_role=role,
+            environment={"TRAYGO_STORE": f"s3://{storage.bucket.bucket_name}"},
+            assign_public_ip=True,  # public subnet, no NAT: the only way out
+            fargate_cpu_architecture=ecs.CpuArchitecture.X86_64,
+            logging=ecs.LogDriver.aws_logs(stream_prefix=spec.name, log_group=self.log_group),
+        )
+        return batch.EcsJobDefinition(
+            self,
+            f"{spec.name.capitalize()}Job",
+            container=container,
+            parameters=spec.parameters or None,
+            retry_attempts=RETRY_ATTEMPTS,
+            retry_strategies=retry_strategies(),
+            timeout=spec.timeout,
+            propagate_tags=True,
+        )
+
+
+def _deny_live_pointer(storage: Storage) -> iam.PolicyStatement:
+    # Training publishes versions; only the promote step may move what is live.
+    return iam.PolicyStatement(
+        effect=iam.Effect.DENY,
+        actions=["s3:PutObject", "s3:DeleteObject"],
+        resources=[storage.bucket.arn_for_objects(f"{layout.MODELS}/*/live.json")],
+    )

@@ -1,0 +1,76 @@
+"""The Step Functions state machine for one label: scrape its queries (Map), train, promote.
+
+Execution input: {"label": "pizza", "queries": ["pizza", "pizza slice", ...]} (built by
+`traygo submit pipeline` from the label config). Every step is a Batch `.sync` task; any
+failure goes to one Fail state that carries the failed step's error and cause, so nothing
+after it (above all, the promotion) runs.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.batch_jobs import BatchJobs
+from infra.log_groups import log_group
+from infra.settings import StackSettings
+
+PIPELINE_TIMEOUT = Duration.hours(12)
+FAILED_STATE = "PipelineFailed"
+
+
+class Pipeline(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: StackSettings, jobs: BatchJobs
+    ) -> None:
+        super().__init__(scope, construct_id)
+        failed = sfn.Fail(
+            self, FAILED_STATE, error_path="$.failure.Error", cause_path="$.failure.Cause"
+        )
+
+        def job(state_id: str, name: str, params: dict[str, str]) -> tasks.BatchSubmitJob:
+            task = tasks.BatchSubmitJob(
+                self,
+                state_id,
+                job_name=f"traygo-{name}",
+                job_queue_arn=jobs.queue.job_queue_arn,
+                job_definition_arn=jobs.definitions[name].job_definition_arn,
+                payload=sfn.TaskInput.from_object(
+                    {k: sfn.JsonPath.string_at(v) for k, v in params.items()}
+                ),
+                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+                result_path=sfn.JsonPath.DISCARD,
+            )
+            return task
+
+        scrape = sfn.Map(
+            self,
+            "ScrapeQueries",
+            items_path="$.queries",
+            item_selector={"query": sfn.JsonPath.string_at("$$.Map.Item.Value")},
+            max_concurrency=settings.map_concurrency,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        scrape.item_processor(job("Scrape", "scrape", {"query": "$.query"}))
+        train = job("Train", "train", {"label": "$.label"})
+        promote = job("Promote", "promote", {"label": "$.label"})
+        for step in (scrape, train, promote):
+            step.add_catch(failed, result_path="$.failure")
+        definition = scrape.next(train).next(promote).next(sfn.Succeed(self, "Done"))
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=PIPELINE_TIMEOUT,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=log_group(self, "Logs", settings.log_retention_days),
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+        )
+
+
+

@@ -1,0 +1,162 @@
+"""The stack's parameters, read from CDK context (`cdk synth -c spot=false`, or cdk.json).
+
+Every value is checked here, so a bad one stops synth with a line that names it instead of a
+template that fails half-way through a deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from traygo.errors import ConfigError
+
+_STAGE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    stage: str = "prod"
+    spot: bool = True
+    max_vcpus: int = 16
+    api_rate_limit: float = 10.0
+    api_burst_limit: int = 20
+    api_quota_per_day: int = 10_000
+    cors_origins: tuple[str, ...] = ()
+    lambda_bundle: Path = Path("build/lambda")
+    lambda_memory_mb: int = 1024
+    map_concurrency: int = 4
+    min_accuracy: float = 0.8
+    log_retention_days: int = 30
+    base_image: str | None = None
+
+    @classmethod
+    def from_context(cls, get: Any) -> StackSettings:
+        """Settings from a context lookup (`node.try_get_context`); absent keys keep defaults."""
+        d = cls()
+        return cls(
+            stage=_stage(_raw(get, "stage", d.stage)),
+            spot=_bool("spot", _raw(get, "spot", d.spot)),
+            max_vcpus=_int("maxVcpus", _raw(get, "maxVcpus", d.max_vcpus), 1, 256),
+            api_rate_limit=_number("apiRateLimit", _raw(get, "apiRateLimit", d.api_rate_limit)),
+            api_burst_limit=_int("apiBurstLimit", _raw(get, "apiBurstLimit", d.api_burst_limit)),
+            api_quota_per_day=_int(
+                "apiQuotaPerDay", _raw(get, "apiQuotaPerDay", d.api_quota_per_day)
+            ),
+            cors_origins=_origins(_raw(get, "corsOrigins", list(d.cors_origins))),
+            lambda_bundle=Path(str(_raw(get, "lambdaBundle", str(d.lambda_bundle)))),
+            lambda_memory_mb=_int(
+                "lambdaMemoryMb", _raw(get, "lambdaMemoryMb", d.lambda_memory_mb), 128, 10240
+            ),
+            map_concurrency=_int("mapConcurrency", _raw(get, "mapConcurrency", d.map_concurrency), 1, 40),
+            min_accuracy=_fraction("minAccuracy", _raw(get, "minAccuracy", d.min_accuracy)),
+            log_retention_days=_retention(_raw(get, "logRetentionDays", d.log_retention_days)),
+            base_image=_base_image(get("baseImage")),
+        )
+
+
+def _raw(get: Any, key: str, default: Any) -> Any:
+    value = get(key)
+    return default if value is None else value
+
+
+def _bad(key: str, value: Any, why: str) -> ConfigError:
+    return ConfigError(f"context {key}={value!r}: {why}")
+
+
+def _stage(value: Any) -> str:
+    if not isinstance(value, str) or not _STAGE.match(value):
+        raise _bad("stage", value, "must be lowercase letters, digits and -, at most 20")
+    return value
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _bad(key, value, "must be true or false")
+
+
+def _int(key: str, value: Any, low: int = 1, high: int = 2**31 - 1) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise _bad(key, value, "must be a whole number") from None
+    if isinstance(value, bool) or not low <= number <= high:
+        raise _bad(key, value, f"must be a whole number from {low} to {high}")
+    return number
+
+
+def _number(key: str, value: Any) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise _bad(key, value, "must be a number") from None
+    if isinstance(value, bool) or not number > 0 or number == float("inf"):
+        raise _bad(key, value, "must be a positive number")
+    return number
+
+
+def _fraction(key: str, value: Any) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise _bad(key, value, "must be a number between 0 and 1") from None
+    if isinstance(value, bool) or not 0 <= number <= 1:
+        raise _bad(key, value, "must be between 0 and 1")
+    return number
+
+
+# CloudWatch Logs accepts only these retention periods.
+_RETENTIONS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+
+def _retention(value: Any) -> int:
+    days = _int("logRetentionDays", value)
+    if days not in _RETENTIONS:
+        raise _bad("logRetentionDays", value, f"must be one of {', '.join(map(str, _RETENTIONS))}")
+    return days
+
+
+def _origins(value: Any) -> tuple[str, ...]:
+    """A list (cdk.json) or a comma-separated or JSON string (`-c corsOrigins=...`)."""
+    if isinstance(value, str):
+        text = value.strip()
+        items: Any = json.loads(text) if text.startswith("[") else text.split(",")
+    else:
+        items = value
+    if not isinstance(items, list | tuple):
+        raise _bad("corsOrigins", value, "must be a list of origins like https://example.com")
+    return tuple(_origin(str(item).strip()) for item in items if str(item).strip())
+
+
+def _origin(text: str) -> str:
+    parts = urlsplit(text)
+    local = parts.hostname in ("localhost", "127.0.0.1")
+    scheme_ok = parts.scheme == "https" or (parts.scheme == "http" and local)
+    if not scheme_ok or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        raise _bad(
+            "corsOrigins",
+            text,
+            "each origin must be https://host[:port] (http only for localhost), no path",
+        )
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _base_image(value: Any) -> str | None:
+    # Passed to the Dockerfiles as BASE_IMAGE; unset keeps their Debian bookworm default.
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or any(c.isspace() for c in value):
+        raise _bad("baseImage", value, "must be an image reference like debian:bookworm-slim")
+    return value

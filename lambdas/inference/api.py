@@ -1,0 +1,131 @@
+"""The HTTP API: routes, error bodies and logs, on aws-lambda-powertools' event handler."""
+
+from __future__ import annotations
+
+import base64
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    Response,
+)
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+from lambdas.inference import predict as prediction
+from lambdas.inference import requests_in
+from lambdas.inference.errors import ApiError
+from lambdas.inference.models import LiveModels
+from traygo import config
+from traygo.errors import TraygoError
+from traygo.store import open_store
+
+logger = Logger(service="traygo-inference")
+
+
+@cache
+def live_models() -> LiveModels:
+    """One per execution environment: models stay loaded across invocations."""
+    return LiveModels(open_store(config.store_uri()), float(config.get("pointer_ttl")))
+
+
+def static(name: str) -> str:
+    return resources.files("lambdas.inference").joinpath(f"static/{name}").read_text("utf-8")
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(status, "application/json", json.dumps(body), {"Cache-Control": "no-store"})
+
+
+def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
+    @app.get("/")
+    def index() -> Response:
+        return Response(200, "text/html; charset=utf-8", static("index.html"))
+
+    @app.get("/health")
+    def health() -> Response:
+        return json_response(200, {"status": "ok"})
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        return Response(200, "application/json", static("openapi.json"))
+
+    @app.get("/models")
+    def models() -> Response:
+        live = live_models()
+        out = []
+        for label in live.labels():
+            entry = live.get(label)
+            metrics = entry.model.meta.get("metrics", {}) if entry.model else {}
+            out.append(
+                {
+                    "label": label,
+                    "version": entry.version,
+                    "status": "ok" if entry.model else "unavailable",
+                    "problem": entry.problem,
+                    "threshold": entry.model.threshold if entry.model else None,
+                    "accuracy": metrics.get("accuracy"),
+                    "roc_auc": metrics.get("roc_auc"),
+                    "n": metrics.get("n"),
+                }
+            )
+        return json_response(200, {"models": out})
+
+    @app.post("/predict")
+    def predict() -> Response:
+        event = app.current_event
+        request = requests_in.parse(
+            _body_bytes(event),
+            event.headers.get("content-type") or "",
+            (event.query_string_parameters or {}).get("labels"),
+            int(config.get("max_request_bytes")),
+            float(config.get("fetch_timeout")),
+        )
+        answer = prediction.predict(
+            live_models(), request.image, request.labels, int(config.get("max_pixels"))
+        )
+        logger.info(
+            "predicted",
+            extra={"source": request.source, "bytes": len(request.image), **answer["timings_ms"]},
+        )
+        return json_response(200, answer)
+
+    @app.exception_handler(ApiError)
+    def api_error(exc: ApiError) -> Response:
+        logger.info("refused", extra={"status": exc.status, "code": exc.code, "why": exc.message})
+        return json_response(exc.status, exc.body())
+
+    @app.exception_handler(TraygoError)
+    def store_error(exc: TraygoError) -> Response:
+        logger.error("store unavailable", extra={"why": str(exc)})
+        return json_response(503, {"error": {"code": "unavailable", "message": str(exc)}})
+
+    @app.not_found
+    def not_found(exc: Exception) -> Response:
+        return json_response(404, {"error": {"code": "not_found", "message": "no such route"}})
+
+    return app
+
+
+def _body_bytes(event: Any) -> bytes:
+    body = event.body or ""
+    if event.is_base64_encoded:
+        try:
+            return base64.b64decode(body)
+        except ValueError:
+            raise ApiError(400, "bad_base64", "the request body is not valid base64") from None
+    return body.encode("utf-8")
+
+
+@cache
+def rest_app() -> APIGatewayRestResolver:
+    return register(APIGatewayRestResolver())
+
+
+@cache
+def http_app() -> APIGatewayHttpResolver:
+    return register(APIGatewayHttpResolver())

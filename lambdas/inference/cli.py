@@ -1,0 +1,72 @@
+"""`traygo serve` and `traygo run`: the Lambda handler behind a local HTTP server."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from traygo import config
+
+SAMPLE = (
+    "https://upload.wikimedia.org/wikipedia/commons/a/a3/Eq_it-na_pizza-margherita_sep2005_sml.jpg"
+)
+
+
+def _serve(store: str, host: str, port: int) -> None:
+    os.environ["TRAYGO_STORE"] = store  # the handler reads its store as the Lambda does
+    from lambdas.inference.server import make_server
+
+    try:
+        server = make_server(host, port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({exc.strerror}); pick another with --port"
+        ) from None
+    url = f"http://{host}:{server.server_address[1]}/"
+    click.echo(f"traygo is serving {store} at {url}")
+    click.echo(f"  demo page: {url}")
+    click.echo(
+        f"  try: curl -s -X POST {url}predict -H 'Content-Type: image/jpeg' --data-binary @tray.jpg"
+    )
+    click.echo("  stop with Ctrl+C")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        server.server_close()
+
+
+@click.command("serve")
+@config.option("store")
+@config.option("host")
+@config.option("port")
+def serve_app(store: str, host: str, port: int) -> None:
+    """Serve the inference API for the models live in a store, on a local HTTP server."""
+    _serve(config.store_uri(store), host, port)
+
+
+@click.command("run")
+@config.option("store")
+@config.option("host")
+@config.option("port")
+def run_app(store: str, host: str, port: int) -> None:
+    """The embedded default: install the demo model if nothing is live, then serve."""
+    from lambdas.inference import demo_models
+    from traygo.registry import Registry
+    from traygo.store import open_store
+
+    uri = config.store_uri(store)
+    registry = Registry(open_store(uri))
+    if not demo_models.shipped():
+        raise click.ClickException("no demo model is shipped in traygo/data/demo_models")
+    for line in demo_models.install(registry):
+        click.echo(line)
+    live = [
+        f"{label}/{registry.live(label).version}"
+        for label in registry.labels()
+        if registry.live(label)
+    ]
+    click.echo(f"live models: {', '.join(live) or 'none'}")
+    _serve(uri, host, port)

@@ -1,0 +1,22 @@
+"""The Lambda entry point for API Gateway REST (v1) and HTTP API (v2) proxy events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.inference.api import http_app, logger, rest_app
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    app = http_app() if event.get("version") == "2.0" else rest_app()
+    try:
+        return app.resolve(event, context)
+    except Exception:  # noqa: BLE001 - the last line of defence: log it, never leak a trace
+        logger.exception("unhandled error")
+        return {
+            "statusCode": 500,
+            "headers": {"Content-Type": "application/json"},
+            "body": '{"error": {"code": "internal", "message": "internal error; see the logs"}}',
+            "isBase64Encoded": False,
+        }

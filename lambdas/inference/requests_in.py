@@ -1,0 +1,88 @@
+"""Turn a POST /predict body into image bytes and the labels asked for."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from lambdas.inference.errors import ApiError
+from lambdas.inference.fetch import fetch_image
+
+RAW_TYPES = ("application/octet-stream",)
+
+
+@dataclass(frozen=True)
+class PredictInput:
+    image: bytes
+    labels: list[str] | None
+    source: str  # "url", "base64" or "body"
+
+
+def parse(
+    body: bytes, content_type: str, query_labels: str | None, max_bytes: int, fetch_timeout: float
+) -> PredictInput:
+    if len(body) > max_bytes:
+        raise ApiError(413, "too_large", f"the request body is over {max_bytes} bytes")
+    media = content_type.split(";")[0].strip().lower()
+    labels = _labels_from_query(query_labels)
+    if media.startswith("image/") or media in RAW_TYPES:
+        if not body:
+            raise ApiError(400, "empty", "the request body is empty; send the image bytes")
+        return PredictInput(body, labels, "body")
+    if media not in ("application/json", ""):
+        raise ApiError(
+            415,
+            "unsupported_type",
+            f"content type {media} is not accepted; send application/json or image/*",
+        )
+    return _from_json(body, labels, max_bytes, fetch_timeout)
+
+
+def _from_json(
+    body: bytes, labels: list[str] | None, max_bytes: int, fetch_timeout: float
+) -> PredictInput:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise ApiError(
+            400, "bad_json", 'the body must be a JSON object: {"url": …} or {"image": …}'
+        )
+    if "labels" in doc:
+        labels = _labels_from_json(doc["labels"])
+    url, encoded = doc.get("url"), doc.get("image")
+    if (url is None) == (encoded is None):
+        raise ApiError(400, "bad_request", 'give exactly one of "url" or "image" (base64)')
+    if url is not None:
+        if not isinstance(url, str) or not url:
+            raise ApiError(400, "bad_request", '"url" must be a non-empty string')
+        image, _ = fetch_image(url, max_bytes, fetch_timeout)
+        return PredictInput(image, labels, "url")
+    if not isinstance(encoded, str):
+        raise ApiError(400, "bad_base64", '"image" must be a base64 string')
+    if encoded.startswith("data:") and "," in encoded:
+        encoded = encoded.split(",", 1)[1]
+    try:
+        image = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, "bad_base64", '"image" is not valid base64') from None
+    if not image:
+        raise ApiError(400, "empty", '"image" is empty')
+    return PredictInput(image, labels, "base64")
+
+
+def _labels_from_query(raw: str | None) -> list[str] | None:
+    if not raw:
+        return None
+    return [part.strip() for part in raw.split(",") if part.strip()] or None
+
+
+def _labels_from_json(raw: object) -> list[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
+        raise ApiError(400, "bad_request", '"labels" must be a list of label names')
+    return raw or None

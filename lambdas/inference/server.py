@@ -1,0 +1,119 @@
+"""A real HTTP server in front of the Lambda handler, sending it what API Gateway would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from lambdas.inference.handler import handler
+from traygo import config
+
+_TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded")
+
+
+def rest_event(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The REST (v1) proxy event API Gateway builds, binary bodies base64-encoded."""
+    parts = urlsplit(target)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
+    content_type = headers.get("Content-Type", headers.get("content-type", ""))
+    binary = bool(body) and not content_type.lower().startswith(_TEXT_TYPES)
+    return {
+        "resource": parts.path,
+        "path": parts.path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+        "pathParameters": None,
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "httpMethod": method,
+            "path": parts.path,
+            "stage": "local",
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": (base64.b64encode(body).decode() if binary else body.decode("utf-8", "replace"))
+        if body
+        else None,
+        "isBase64Encoded": binary,
+    }
+
+
+class _Context:
+    function_name = "traygo-inference-local"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:local:000000000000:function:traygo-inference-local"
+    memory_limit_in_mb = 1024
+
+    def __init__(self, request_id: str) -> None:
+        self.aws_request_id = request_id
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "traygo"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        limit = int(config.get("max_request_bytes"))
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            self.close_connection = True
+            self._reply(
+                413,
+                {"Content-Type": "application/json"},
+                json.dumps(
+                    {
+                        "error": {
+                            "code": "too_large",
+                            "message": f"the request body is over {limit} bytes",
+                        }
+                    }
+                ).encode(),
+            )
+            return
+        body = self.rfile.read(length) if length else b""
+        event = rest_event(self.command, self.path, dict(self.headers.items()), body)
+        response = handler(event, _Context(event["requestContext"]["requestId"]))
+        payload = response.get("body") or ""
+        data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
+        headers = dict(response.get("headers") or {})
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers[name] = ", ".join(values)
+        self._reply(int(response["statusCode"]), headers, data)
+
+    def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            if name.lower() not in ("content-length", "connection"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the handler logs each request as JSON already
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the stdlib's backlog of 5 resets bursts of clients
+
+
+def make_server(host: str, port: int) -> ThreadingHTTPServer:
+    return Server((host, port), Handler)

@@ -1,0 +1,208 @@
+"""End to end on tiny pictures: real TensorFlow training, real TFLite, a real store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from training import tflite
+from training.job import TrainRequest, run
+from traygo import layout
+from traygo.images.hashing import sha256_hex
+from traygo.images.preprocess import preprocess
+from traygo.registry import Registry, metadata_problems
+from traygo.slug import slugify
+from traygo.store import open_store
+
+from .conftest import shape_png
+
+REPORT = ("metrics.json", "confusion_matrix.png", "training_curves.png", "worst_mistakes.png")
+
+
+class Interrupted(Exception):
+    pass
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Stands in for a Spot reclaim: the process dies after `epoch` epochs."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch + 1 >= self.epochs:
+            raise Interrupted
+
+
+class CountEpochs(keras.callbacks.Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[int] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started.append(epoch)
+
+
+class Sabotage(keras.callbacks.Callback):
+    """Makes the trained model useless (every logit 0), so it is surely worse than live."""
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.model.set_weights([np.zeros_like(w) for w in self.model.get_weights()])
+
+
+def request(tmp_path: Path, shapes: Path | None, labels_file: Path, **kw: object) -> TrainRequest:
+    kw.setdefault("architecture", "seed")
+    kw.setdefault("epochs", 4)
+    kw.setdefault("min_accuracy", 0.0)
+    return TrainRequest(
+        label="pizza",
+        store=str(kw.pop("store", tmp_path / "store")),
+        cache=tmp_path / "cache",
+        images=shapes,
+        labels_file=str(labels_file),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_trains_exports_and_publishes_a_served_model(
+    tmp_path: Path, shapes: Path, labels_file: Path
+) -> None:
+    result = run(request(tmp_path, shapes, labels_file, epochs=6, promote=True))
+
+    meta = result.metadata
+    assert metadata_problems(meta) == []
+    assert meta["classes"] == ["not_pizza", "pizza"]
+    total = sum(meta["dataset"]["counts"].values())
+    assert 0.15 * total <= meta["metrics"]["n"] <= 0.25 * total  # the 20% validation split
+    assert meta["metrics"]["accuracy"] >= 0.75  # red circles vs blue squares
+    assert meta["parity"]["max_abs_diff"] <= 1e-3
+    assert result.promoted
+    store = open_store(str(tmp_path / "store"))
+    for name in REPORT:
+        assert store.exists(layout.artifact_key("pizza", result.version, f"report/{name}"))
+    model = store.get_bytes(layout.artifact_key("pizza", result.version, "model.tflite"))
+    image = preprocess(shape_png("pizza", np.random.default_rng(5))).astype(np.float32)
+    assert tflite.run(model, image[None]).shape == (1, 2)
+    assert Registry(store).live("pizza").version == result.version
+    assert not [*store.list("models/pizza/_checkpoints/")]  # cleared once published
+
+
+def test_quantized_export_keeps_float_io_and_passes_parity(
+    tmp_path: Path, shapes: Path, labels_file: Path
+) -> None:
+    result = run(request(tmp_path, shapes, labels_file, quantization="int8", epochs=5))
+    model = open_store(str(tmp_path / "store")).get_bytes(
+        layout.artifact_key("pizza", result.version, "model.tflite")
+    )
+    interpreter = tflite.interpreter_class()(model_content=model)
+    assert interpreter.get_input_details()[0]["dtype"] == np.float32
+    assert interpreter.get_output_details()[0]["dtype"] == np.float32
+    parity = result.metadata["parity"]
+    assert parity["accuracy_keras"] - parity["accuracy_tflite"] <= 0.01
+    assert result.metadata["quantization"] == "int8"
+
+
+def test_promotion_refuses_a_model_worse_than_live(
+    tmp_path: Path, shapes: Path, labels_file: Path
+) -> None:
+    good = run(request(tmp_path, shapes, labels_file, epochs=6, promote=True))
+    assert good.promoted
+
+    worse = run(
+        request(tmp_path, shapes, labels_file, seed=2, promote=True, callbacks=[Sabotage()])
+    )
+
+    gate = worse.metadata["gate"]
+    assert not worse.promoted and not gate["passed"]
+    assert gate["live_version"] == good.version
+    assert "worse than the live" in gate["reason"]
+    assert Registry(open_store(str(tmp_path / "store"))).live("pizza").version == good.version
+
+
+def test_resume_continues_an_interrupted_run(
+    tmp_path: Path, shapes: Path, labels_file: Path
+) -> None:
+    with pytest.raises(Interrupted):
+        run(
+            request(
+                tmp_path, shapes, labels_file, epochs=5, run_id="job-1", callbacks=[StopAfter(2)]
+            )
+        )
+    store = open_store(str(tmp_path / "store"))
+    state = store.get_json(layout.checkpoint_prefix("pizza", "job-1") + "state.json")
+    assert state["epoch"] == 1
+
+    counter = CountEpochs()
+    result = run(
+        request(
+            tmp_path,
+            shapes,
+            labels_file,
+            epochs=5,
+            run_id="job-1",
+            resume=True,
+            callbacks=[counter],
+        )
+    )
+
+    assert counter.started and counter.started[0] == 2  # picked up after the second epoch
+    assert result.metadata["training"]["epochs"] == 2 + len(counter.started)
+    assert not [*store.list(layout.checkpoint_prefix("pizza", "job-1"))]
+
+
+class CrashAfterTraining(keras.callbacks.Callback):
+    """Stands in for a crash during export or publish, after early stopping ended the fit."""
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        raise Interrupted
+
+
+def test_resume_after_training_finished_does_not_train_again(
+    tmp_path: Path, shapes: Path, labels_file: Path
+) -> None:
+    with pytest.raises(Interrupted):
+        run(
+            request(
+                tmp_path,
+                shapes,
+                labels_file,
+                epochs=3,
+                run_id="job-2",
+                callbacks=[CrashAfterTraining()],
+            )
+        )
+    counter = CountEpochs()
+    result = run(
+        request(
+            tmp_path,
+            shapes,
+            labels_file,
+            epochs=3,
+            run_id="job-2",
+            resume=True,
+            callbacks=[counter],
+        )
+    )
+    assert counter.started == []
+    assert result.metadata["training"]["epochs"] == 3
+
+
+def test_trains_from_the_s3_store(tmp_path: Path, labels_file: Path, s3_bucket: str) -> None:
+    store = open_store(f"s3://{s3_bucket}/train-test")
+    rng = np.random.default_rng(3)
+    for query, kind in (("red circles", "pizza"), ("blue squares", "not_pizza")):
+        for _ in range(14):
+            data = shape_png(kind, rng)
+            store.put_bytes(layout.image_key(slugify(query), sha256_hex(data), "png"), data)
+    store.put_bytes(layout.image_key("red-circles", "0" * 64, "png"), b"broken upload")
+
+    result = run(request(tmp_path, None, labels_file, store=f"s3://{s3_bucket}/train-test"))
+
+    assert result.metadata["dataset"]["counts"] == {"not_pizza": 14, "pizza": 14}
+    assert result.metadata["dataset"]["skipped"] == {"not_an_image": 1}
+    assert store.exists(layout.metadata_key("pizza", result.version))
+    assert result.where.startswith(f"s3://{s3_bucket}/train-test/models/pizza/")

@@ -1,0 +1,1 @@
+"""The training job: labelled images in, a verified TFLite model in the registry out."""

@@ -1,0 +1,50 @@
+"""Scores on held-out images and the decision threshold."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """P(positive) from 2-class logits."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp[:, 1] / exp.sum(axis=1)
+
+
+def choose_threshold(targets: np.ndarray, probs: np.ndarray) -> float:
+    """The cut on P(positive) that maximises balanced accuracy on held-out data.
+
+    Ties go to the cut nearest 0.5, so a model that separates cleanly keeps the plain argmax.
+    """
+    if len(np.unique(targets)) < 2:
+        return 0.5
+    candidates = np.unique(np.concatenate([[0.5], probs]))
+    scores = [skm.balanced_accuracy_score(targets, probs >= c) for c in candidates]
+    best = max(scores)
+    ties = candidates[np.isclose(scores, best)]
+    return float(ties[np.argmin(np.abs(ties - 0.5))])
+
+
+def score(
+    targets: np.ndarray, probs: np.ndarray, threshold: float, classes: tuple[str, str]
+) -> dict[str, object]:
+    predicted = (probs >= threshold).astype(int)
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(
+        targets, predicted, labels=[0, 1], zero_division=0
+    )
+    has_both = len(np.unique(targets)) == 2
+    return {
+        "accuracy": float(skm.accuracy_score(targets, predicted)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(targets, predicted))
+        if has_both
+        else None,
+        "precision": {c: float(v) for c, v in zip(classes, precision, strict=True)},
+        "recall": {c: float(v) for c, v in zip(classes, recall, strict=True)},
+        "f1": {c: float(v) for c, v in zip(classes, f1, strict=True)},
+        "roc_auc": float(skm.roc_auc_score(targets, probs)) if has_both else None,
+        "confusion_matrix": skm.confusion_matrix(targets, predicted, labels=[0, 1]).tolist(),
+        "threshold": threshold,
+        "n": len(targets),
+    }

@@ -1,0 +1,237 @@
+"""One training run: dataset -> split -> fit -> evaluate -> export -> gate -> publish."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from training import dataset as ds
+from training import evaluate, gate, parity, report, tflite
+from training.checkpoints import Checkpoints
+from training.fit import fit
+from training.prepared import prepare
+from training.split import split
+from training.store_sync import sync_label
+from traygo import labels as label_config
+from traygo.images.preprocess import DEFAULT_SIZE, PREPROCESSING_ID
+from traygo.registry import Registry, new_version, utcnow
+from traygo.store import open_store
+
+log = logging.getLogger(__name__)
+
+MONITOR_FRACTION = 0.125  # of the training split: 10% of all images watch early stopping
+
+
+@dataclass
+class TrainRequest:
+    label: str
+    store: str
+    cache: Path
+    images: Path | None = None
+    architecture: str = "default"
+    epochs: int = 40
+    seed: int = 1337
+    quantization: str = "none"
+    min_accuracy: float = 0.8
+    promote: bool = False
+    resume: bool = False
+    run_id: str | None = None
+    labels_file: str | None = None
+    callbacks: list[keras.callbacks.Callback] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    version: str
+    metadata: dict[str, Any]
+    where: str
+    promoted: bool
+    promotion_message: str
+
+
+@dataclass
+class Split:
+    train: tuple[np.ndarray, np.ndarray]
+    monitor: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray]
+
+
+def run(req: TrainRequest) -> TrainResult:
+    label = label_config.get_label(req.label, req.labels_file)
+    registry = Registry(open_store(req.store))
+    data = _dataset(req, label, registry)
+    arrays = _split_arrays(data, req)
+    run_id = req.run_id or _run_id(req, data)
+    checkpoints = Checkpoints(registry.store, label.name, run_id)
+    fitted = fit(
+        req.architecture,
+        arrays.train,
+        arrays.monitor,
+        req.epochs,
+        req.seed,
+        checkpoints,
+        req.resume,
+        req.callbacks,
+    )
+    evaluation = _evaluate(fitted.model, arrays, label.classes)
+    model_bytes = tflite.convert(fitted.model, req.quantization, arrays.train[0][:200])
+    checked = parity.check(
+        model_bytes,
+        evaluation["val_logits"],
+        *arrays.validation,
+        evaluation["threshold"],
+        req.quantization,
+    )
+    live_version, live_acc = gate.live_accuracy(registry, label.name, *arrays.validation)
+    decision = gate.decide(
+        evaluation["metrics"]["accuracy"], req.min_accuracy, live_version, live_acc
+    )
+    meta = _metadata(req, label.classes, data, fitted, evaluation, checked, decision)
+    version = new_version(data.fingerprint + run_id)
+    artifacts = _artifacts(fitted, model_bytes, evaluation, arrays, label.classes)
+    published = registry.publish(label.name, version, artifacts, meta)
+    checkpoints.clear()
+    promoted, message = False, f"not promoted (pass --promote to promote): {decision['reason']}"
+    if req.promote:
+        promoted, message = registry.promote_if_gate_passed(label.name, version)
+    where = registry.store.url(f"models/{label.name}/{version}/")
+    return TrainResult(version, published, where, promoted, message)
+
+
+def _dataset(req: TrainRequest, label: label_config.Label, registry: Registry) -> ds.Dataset:
+    if req.images is not None:
+        data = ds.from_folders(req.images, label.classes)
+        where = f"--images {req.images}"
+    else:
+        files = sync_label(registry.store, label, req.cache)
+        data = ds.collect(files, label.classes)
+        where = f"{registry.store.uri} images for {label.name}"
+    ds.check_usable(data, where)
+    return data
+
+
+def _split_arrays(data: ds.Dataset, req: TrainRequest) -> Split:
+    everything = prepare(data.samples, req.cache, DEFAULT_SIZE)
+    position = {s.sha256: i for i, s in enumerate(data.samples)}
+    train, validation = split(data.samples, req.seed)
+    fitting, monitor = split(train, req.seed + 1, MONITOR_FRACTION)
+
+    def arrays(samples: list[ds.Sample]) -> tuple[np.ndarray, np.ndarray]:
+        idx = [position[s.sha256] for s in samples]
+        return everything[idx], np.array([s.target for s in samples], dtype=np.int64)
+
+    log.info(
+        "split: %d fit, %d early-stopping, %d validation",
+        len(fitting),
+        len(monitor),
+        len(validation),
+    )
+    return Split(arrays(fitting), arrays(monitor), arrays(validation))
+
+
+def _evaluate(model: keras.Model, arrays: Split, classes: tuple[str, str]) -> dict[str, Any]:
+    monitor_probs = evaluate.probabilities(model.predict(arrays.monitor[0], verbose=0))
+    threshold = evaluate.choose_threshold(arrays.monitor[1], monitor_probs)
+    val_logits = model.predict(arrays.validation[0], verbose=0)
+    val_probs = evaluate.probabilities(val_logits)
+    metrics = evaluate.score(arrays.validation[1], val_probs, threshold, classes)
+    return {
+        "threshold": threshold,
+        "val_logits": val_logits,
+        "val_probs": val_probs,
+        "metrics": metrics,
+    }
+
+
+def _run_id(req: TrainRequest, data: ds.Dataset) -> str:
+    """Same data and settings, same run: a retried job finds its own checkpoints."""
+    key = f"{data.fingerprint}:{req.architecture}:{req.epochs}:{req.seed}:{req.quantization}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _metadata(
+    req: TrainRequest,
+    classes: tuple[str, str],
+    data: ds.Dataset,
+    fitted: Any,
+    evaluation: dict[str, Any],
+    checked: parity.Parity,
+    decision: dict[str, object],
+) -> dict[str, Any]:
+    height, width = DEFAULT_SIZE
+    metrics = dict(evaluation["metrics"])
+    threshold = metrics.pop("threshold")
+    return {
+        "created_at": utcnow().isoformat(),
+        "classes": list(classes),
+        "input": {
+            "height": height,
+            "width": width,
+            "channels": 3,
+            "dtype": "float32",
+            "preprocessing": PREPROCESSING_ID,
+            "range": [0, 255],
+        },
+        "output": {"kind": "logits", "positive_index": 1},
+        "threshold": threshold,
+        "metrics": metrics,
+        "dataset": data.summary(),
+        "training": {
+            "architecture": req.architecture,
+            "epochs": fitted.epochs_run,
+            "best_epoch": fitted.best_epoch + 1,
+            "seconds": round(fitted.seconds, 1),
+            "seed": req.seed,
+            "parameters": int(fitted.model.count_params()),
+            "library_versions": _library_versions(),
+        },
+        "parity": checked.to_json(),
+        "quantization": req.quantization,
+        "gate": decision,
+    }
+
+
+def _artifacts(
+    fitted: Any,
+    model_bytes: bytes,
+    evaluation: dict[str, Any],
+    arrays: Split,
+    classes: tuple[str, str],
+) -> dict[str, bytes]:
+    with tempfile.TemporaryDirectory() as tmp:
+        keras_path = Path(tmp) / "model.keras"
+        fitted.model.save(keras_path)
+        keras_bytes = keras_path.read_bytes()
+    metrics = evaluation["metrics"]
+    return {
+        "model.tflite": model_bytes,
+        "model.keras": keras_bytes,
+        "report/metrics.json": json.dumps(metrics, indent=2).encode(),
+        "report/confusion_matrix.png": report.confusion_matrix_png(
+            metrics["confusion_matrix"], classes
+        ),
+        "report/training_curves.png": report.training_curves_png(fitted.history),
+        "report/worst_mistakes.png": report.worst_mistakes_png(
+            arrays.validation[0], arrays.validation[1], evaluation["val_probs"], classes
+        ),
+    }
+
+
+def _library_versions() -> dict[str, str]:
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }

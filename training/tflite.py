@@ -1,0 +1,55 @@
+"""Keras -> TFLite, and running a TFLite model in the interpreter the Lambda uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+QUANTIZATIONS = ("none", "dynamic", "int8")
+
+
+def convert(model: keras.Model, quantization: str, representative: np.ndarray) -> bytes:
+    """A TFLite flatbuffer taking float32 [1, h, w, 3] in 0..255 and giving 2 float logits.
+
+    Quantized models keep float input and output so that every model is served the same way.
+    """
+    # from_keras_model traces the model in inference mode (augmentation off, BatchNorm frozen);
+    # hand-built concrete functions lost the variables here and produced NaN.
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantization in ("dynamic", "int8"):
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "int8":
+
+        def samples() -> Iterator[list[np.ndarray]]:
+            for image in representative:
+                yield [image[None].astype(np.float32)]
+
+        converter.representative_dataset = samples
+    elif quantization not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantization!r}; choose one of {QUANTIZATIONS}")
+    return converter.convert()
+
+
+def interpreter_class() -> type:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # the last tflite-runtime, where LiteRT has no wheel
+        from tflite_runtime.interpreter import Interpreter
+    return Interpreter
+
+
+def run(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
+    """Logits for each image, one invoke per image as the Lambda does."""
+    interpreter = interpreter_class()(model_content=model_bytes, num_threads=1)
+    interpreter.allocate_tensors()
+    source = interpreter.get_input_details()[0]["index"]
+    sink = interpreter.get_output_details()[0]["index"]
+    out = np.empty((len(images), 2), dtype=np.float32)
+    for i, image in enumerate(images):
+        interpreter.set_tensor(source, image[None].astype(np.float32))
+        interpreter.invoke()
+        out[i] = interpreter.get_tensor(sink)[0]
+    return out
