@@ -9,8 +9,8 @@ EXTRAS := cli,inference,training,scraper,infra,dev
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup system-deps run test lint format test-compat lambda-bundle \
-        bench bench-train bench-inference bench-preprocess demo-model lock clean
+.PHONY: help setup system-deps run test lint format test-compat lambda-bundle synth images \
+        bench bench-train bench-inference bench-preprocess bench-scrape demo-model lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,7 +50,13 @@ test-compat: ## the handler tests on tflite-runtime 2.14 with numpy < 2
 lambda-bundle: ## build the Lambda bundle for python3.12 x86_64 into build/lambda
 	bash lambdas/inference/build-bundle.sh
 
-bench: bench-preprocess bench-inference bench-train ## every benchmark
+synth: setup ## cdk synth into cdk.out/ (offline, no AWS account needed)
+	bash infra/synth.sh
+
+images: ## build the container images with podman and smoke-test them (slow)
+	bash infra/images/build-and-smoke.sh
+
+bench: bench-preprocess bench-scrape bench-inference bench-train ## every benchmark
 
 bench-train: setup ## seed vs default network on ../shared/datasets/pizza_not_pizza
 	$(BIN)/python -m benchmarks.bench_train
@@ -60,6 +66,9 @@ bench-inference: setup ## the handler vs Keras serving: cold start, warm latency
 
 bench-preprocess: setup ## the shared preprocessing (JPEG draft) vs a naive Pillow decode
 	$(BIN)/python -m benchmarks.bench_preprocess
+
+bench-scrape: setup ## concurrent vs sequential downloads against the fixture image host
+	$(BIN)/python -m benchmarks.bench_scrape
 
 demo-model: setup ## retrain the committed demo model on ../shared/datasets/pizza_not_pizza
 	$(BIN)/python -m benchmarks.bench_train --archs default --demo-out traygo/data/demo_models/pizza

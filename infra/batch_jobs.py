@@ -22,10 +22,25 @@ from infra.network import Network
 from infra.settings import StackSettings
 from infra.storage import Storage
 from traygo import layout
+from traygo.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Not part of any image; .dockerignore adds its own list on top of this one.
-_ASSET_EXCLUDES = [".git", "node_modules", "cdk.out", "build", ".venv*", ".traygo", "docs"]
+# Not part of any image, and caches that would change the image hash (a rebuild on every
+# deploy) without changing the image; .dockerignore adds its own list on top of this one.
+_ASSET_EXCLUDES = [
+    ".git",
+    "node_modules",
+    "cdk.out",
+    "build",
+    ".venv*",
+    ".traygo",
+    "docs",
+    ".hypothesis",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.egg-info",
+    "**/__pycache__",
+]
 
 # Infrastructure failures worth another attempt; every other failure (the job's own non-zero
 # exit) ends the job at once. Batch allows five conditions and matches only a trailing `*`.
@@ -100,15 +115,15 @@ class BatchJobs(Construct):
         storage: Storage,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.queue = batch.JobQueue(self, "Queue", compute_environments=self._compute(
-            settings, network
-        ))
+        self.queue = batch.JobQueue(
+            self, "Queue", compute_environments=self._compute(settings, network)
+        )
         self.log_group = log_group(self, "Logs", settings.log_retention_days)
         images = {
             dockerfile: self._image(dockerfile, settings)
             for dockerfile in ("scraper/Dockerfile", "training/Dockerfile")
         }
-        roles = self._job_roles(storage)
+        self.roles = roles = self._job_roles(storage)
         self.definitions: dict[str, batch.EcsJobDefinition] = {}
         for name, spec in job_specs(settings).items():
             self.definitions[name] = self._definition(
@@ -137,9 +152,12 @@ class BatchJobs(Construct):
 
     def _image(self, dockerfile: str, settings: StackSettings) -> ecs.ContainerImage:
         # Referenced only: `cdk deploy` builds and pushes it, `cdk synth` needs no Docker.
+        source = settings.image_source or REPO_ROOT
+        if not (source / dockerfile).is_file():
+            raise ConfigError(f"{source / dockerfile}: no such Dockerfile for the job images")
         build_args = {"BASE_IMAGE": settings.base_image} if settings.base_image else None
         return ecs.ContainerImage.from_asset(
-            str(REPO_ROOT),
+            str(source),
             file=dockerfile,
             build_args=build_args,
             platform=ecr_assets.Platform.LINUX_AMD64,

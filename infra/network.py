@@ -47,4 +47,3 @@ class Network(Construct):
             allow_all_outbound=True,
         )
         self.job_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
-

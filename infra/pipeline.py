@@ -1,9 +1,9 @@
 """The Step Functions state machine for one label: scrape its queries (Map), train, promote.
 
 Execution input: {"label": "pizza", "queries": ["pizza", "pizza slice", ...]} (built by
-`traygo submit pipeline` from the label config). Every step is a Batch `.sync` task; any
-failure goes to one Fail state that carries the failed step's error and cause, so nothing
-after it (above all, the promotion) runs.
+`traygo submit pipeline` from the label config). Every step is a Batch `.sync` task; a failure
+goes to that step's Fail state (error ScrapeFailed, TrainFailed or PromoteFailed, cause the
+failed job's description), so nothing after it (above all, the promotion) runs.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from infra.log_groups import log_group
 from infra.settings import StackSettings
 
 PIPELINE_TIMEOUT = Duration.hours(12)
-FAILED_STATE = "PipelineFailed"
+STEPS = ("Scrape", "Train", "Promote")
+
+
+def failed_state(step: str) -> str:
+    """The Fail state for a step; its name is also the execution's error (e.g. TrainFailed)."""
+    return f"{step}Failed"
 
 
 class Pipeline(Construct):
@@ -26,12 +31,9 @@ class Pipeline(Construct):
         self, scope: Construct, construct_id: str, *, settings: StackSettings, jobs: BatchJobs
     ) -> None:
         super().__init__(scope, construct_id)
-        failed = sfn.Fail(
-            self, FAILED_STATE, error_path="$.failure.Error", cause_path="$.failure.Cause"
-        )
 
         def job(state_id: str, name: str, params: dict[str, str]) -> tasks.BatchSubmitJob:
-            task = tasks.BatchSubmitJob(
+            return tasks.BatchSubmitJob(
                 self,
                 state_id,
                 job_name=f"traygo-{name}",
@@ -43,7 +45,6 @@ class Pipeline(Construct):
                 integration_pattern=sfn.IntegrationPattern.RUN_JOB,
                 result_path=sfn.JsonPath.DISCARD,
             )
-            return task
 
         scrape = sfn.Map(
             self,
@@ -56,7 +57,12 @@ class Pipeline(Construct):
         scrape.item_processor(job("Scrape", "scrape", {"query": "$.query"}))
         train = job("Train", "train", {"label": "$.label"})
         promote = job("Promote", "promote", {"label": "$.label"})
-        for step in (scrape, train, promote):
+        for name, step in zip(STEPS, (scrape, train, promote), strict=True):
+            # The error says which step failed (a States.* name cannot be re-raised); the
+            # cause is the failed step's own (for Batch, the failed job's description).
+            failed = sfn.Fail(
+                self, failed_state(name), error=failed_state(name), cause_path="$.failure.Cause"
+            )
             step.add_catch(failed, result_path="$.failure")
         definition = scrape.next(train).next(promote).next(sfn.Succeed(self, "Done"))
         self.state_machine = sfn.StateMachine(
@@ -71,6 +77,3 @@ class Pipeline(Construct):
                 include_execution_data=True,
             ),
         )
-
-
-

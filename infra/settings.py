@@ -35,6 +35,7 @@ class StackSettings:
     min_accuracy: float = 0.8
     log_retention_days: int = 30
     base_image: str | None = None
+    image_source: Path | None = None  # None: the repository root
 
     @classmethod
     def from_context(cls, get: Any) -> StackSettings:
@@ -54,10 +55,13 @@ class StackSettings:
             lambda_memory_mb=_int(
                 "lambdaMemoryMb", _raw(get, "lambdaMemoryMb", d.lambda_memory_mb), 128, 10240
             ),
-            map_concurrency=_int("mapConcurrency", _raw(get, "mapConcurrency", d.map_concurrency), 1, 40),
+            map_concurrency=_int(
+                "mapConcurrency", _raw(get, "mapConcurrency", d.map_concurrency), 1, 40
+            ),
             min_accuracy=_fraction("minAccuracy", _raw(get, "minAccuracy", d.min_accuracy)),
             log_retention_days=_retention(_raw(get, "logRetentionDays", d.log_retention_days)),
             base_image=_base_image(get("baseImage")),
+            image_source=Path(str(get("imageSource"))) if get("imageSource") else None,
         )
 
 
@@ -160,3 +164,13 @@ def _base_image(value: Any) -> str | None:
     if not isinstance(value, str) or any(c.isspace() for c in value):
         raise _bad("baseImage", value, "must be an image reference like debian:bookworm-slim")
     return value
+
+
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+
+
+def stack_name(value: Any) -> str:
+    name = "traygo" if value is None or value == "" else value
+    if not isinstance(name, str) or not _STACK_NAME.match(name):
+        raise _bad("stackName", value, "must be letters, digits and -, starting with a letter")
+    return name

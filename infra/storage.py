@@ -73,6 +73,4 @@ class Storage(Construct):
         return iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn])
 
     def object_statement(self, actions: list[str], *prefixes: str) -> iam.PolicyStatement:
-        return iam.PolicyStatement(
-            actions=actions, resources=[self.objects(p) for p in prefixes]
-        )
+        return iam.PolicyStatement(actions=actions, resources=[self.objects(p) for p in prefixes])

@@ -111,6 +111,12 @@ _SETTINGS: list[Setting] = [
         "Inference endpoint that `traygo predict` calls.",
     ),
     Setting("api_key", ("TRAYGO_API_KEY",), None, "API key sent as x-api-key."),
+    Setting(
+        "cors_origins",
+        ("TRAYGO_CORS_ORIGINS",),
+        "",
+        "Comma-separated origins allowed to call the API from a browser (none by default).",
+    ),
     # --- scraper ---
     Setting("engines", ("TRAYGO_ENGINES",), "google,bing,yahoo", "Search engines to scrape."),
     Setting(

@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import (
     APIGatewayHttpResolver,
     APIGatewayRestResolver,
+    CORSConfig,
     Response,
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
@@ -121,11 +122,24 @@ def _body_bytes(event: Any) -> bytes:
     return body.encode("utf-8")
 
 
+def cors() -> CORSConfig | None:
+    """CORS for the browser origins the stack allows; none unless configured."""
+    origins = [o.strip() for o in str(config.get("cors_origins")).split(",") if o.strip()]
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:],
+        allow_headers=["Content-Type", "x-api-key"],
+        max_age=600,
+    )
+
+
 @cache
 def rest_app() -> APIGatewayRestResolver:
-    return register(APIGatewayRestResolver())
+    return register(APIGatewayRestResolver(cors=cors()))
 
 
 @cache
 def http_app() -> APIGatewayHttpResolver:
-    return register(APIGatewayHttpResolver())
+    return register(APIGatewayHttpResolver(cors=cors()))

@@ -46,7 +46,9 @@ def rest_event(method: str, target: str, headers: dict[str, str], body: bytes) -
     }
 
 
-class _Context:
+class LocalContext:
+    """What the Lambda runtime passes as `context`, for local calls."""
+
     function_name = "traygo-inference-local"
     function_version = "$LATEST"
     invoked_function_arn = "arn:aws:lambda:local:000000000000:function:traygo-inference-local"
@@ -89,7 +91,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         event = rest_event(self.command, self.path, dict(self.headers.items()), body)
-        response = handler(event, _Context(event["requestContext"]["requestId"]))
+        response = handler(event, LocalContext(event["requestContext"]["requestId"]))
         payload = response.get("body") or ""
         data = base64.b64decode(payload) if response.get("isBase64Encoded") else payload.encode()
         headers = dict(response.get("headers") or {})

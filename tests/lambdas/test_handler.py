@@ -177,3 +177,31 @@ def test_public_routes(registry: Registry) -> None:
     status, answer = call(rest_event("GET", "/nowhere"))
     assert (status, answer["error"]["code"]) == (404, "not_found")
     assert registry.store.exists(layout.live_key("pizza"))
+
+
+def test_cors_headers_only_for_configured_origins(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.inference import api
+    from lambdas.inference.handler import handler
+
+    from .conftest import Context
+
+    def origin_header(origin: str) -> str | None:
+        event = rest_event("GET", "/health")
+        event["headers"]["Origin"] = origin
+        event["multiValueHeaders"]["Origin"] = [origin]
+        response = handler(event, Context())
+        headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers[name.lower()] = ",".join(values)
+        return headers.get("access-control-allow-origin")
+
+    assert origin_header("https://tray.example") is None  # nothing configured: no CORS
+    monkeypatch.setenv("TRAYGO_CORS_ORIGINS", "https://tray.example,https://b.example")
+    api.rest_app.cache_clear()
+    try:
+        assert origin_header("https://b.example") == "https://b.example"
+        assert origin_header("https://evil.example") is None
+    finally:
+        api.rest_app.cache_clear()

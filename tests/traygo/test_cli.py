@@ -9,8 +9,7 @@ import pytest
 
 from traygo.cli import ENTRY_POINT_GROUP, main
 
-# scrape and submit arrive with the scraper and infra parts
-VERBS = {"run", "serve", "train", "models", "predict"}
+VERBS = {"run", "serve", "train", "scrape", "models", "submit", "predict"}
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

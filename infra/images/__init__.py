@@ -1,0 +1,1 @@
+"""Building the job images with podman and smoke-testing them (`make images`)."""

@@ -1,0 +1,166 @@
+"""`traygo submit`: start the deployed stack's jobs (Batch) or pipeline (Step Functions).
+
+The queue, job definitions and state machine come from the stack's CloudFormation outputs, so
+the only thing to know is the stack name (--stack, TRAYGO_STACK, default "traygo").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+from rich.console import Console
+
+from infra.deployed import Deployed, SubmitError, aws_errors, client, find_stack
+from infra.follow import State, describe, wait
+from traygo import config
+from traygo.labels import Label, get_label
+from traygo.slug import slugify
+
+_console = Console(stderr=True)
+
+
+def _follow_options(func: click.decorators.FC) -> click.decorators.FC:
+    func = click.option(
+        "--interval",
+        type=click.FloatRange(min=0.0),
+        default=15.0,
+        show_default=True,
+        help="Seconds between status checks with --wait.",
+    )(func)
+    return click.option(
+        "--wait", "wait_", is_flag=True, help="Follow until it ends; exit non-zero on failure."
+    )(func)
+
+
+@click.group("submit")
+def app() -> None:
+    """Start scrape or train jobs, or the whole pipeline, on the deployed stack."""
+
+
+@app.command()
+@click.option("--label", help="Scrape every query of this label (see traygo/labels.toml).")
+@click.option("--query", "queries", multiple=True, help="Scrape only this query (repeatable).")
+@config.option("stack")
+@_follow_options
+def scrape(
+    label: str | None, queries: tuple[str, ...], stack: str, wait_: bool, interval: float
+) -> None:
+    """One scrape job per query of LABEL (or per --query)."""
+    if not label and not queries:
+        raise click.UsageError("give --label or --query")
+    chosen = list(queries) or list(get_label(label).queries)  # type: ignore[arg-type]
+    for query in chosen:
+        _check_query(query)
+    deployed = find_stack(stack)
+    ids = [
+        _submit_job(deployed, "scrape", f"scrape-{slugify(q)}", {"query": q}, f"query {q!r}")
+        for q in chosen
+    ]
+    _finish(ids, wait_, interval)
+
+
+@app.command()
+@click.option("--label", required=True, help="The label to train (see traygo/labels.toml).")
+@click.option(
+    "--min-accuracy",
+    type=click.FloatRange(0.0, 1.0),
+    help="Promotion gate for this run (default: the job definition's).",
+)
+@config.option("stack")
+@_follow_options
+def train(label: str, min_accuracy: float | None, stack: str, wait_: bool, interval: float) -> None:
+    """One training job for LABEL; it publishes a version, and promotes nothing."""
+    get_label(label)
+    params = {"label": label}
+    if min_accuracy is not None:
+        params["minAccuracy"] = f"{min_accuracy:g}"
+    deployed = find_stack(stack)
+    job_id = _submit_job(deployed, "train", f"train-{label}", params, f"label {label!r}")
+    _finish([job_id], wait_, interval)
+
+
+@app.command()
+@click.option("--label", required=True, help="The label to scrape, train and promote.")
+@config.option("stack")
+@_follow_options
+def pipeline(label: str, stack: str, wait_: bool, interval: float) -> None:
+    """The state machine for LABEL: scrape its queries, train, promote if the gate passed."""
+    spec = get_label(label)
+    deployed = find_stack(stack)
+    arn = start_pipeline(deployed, spec)
+    click.echo(f"started pipeline for {label}: {arn}")
+    _finish([arn], wait_, interval)
+
+
+@app.command()
+@click.argument("run_ids", nargs=-1, required=True, metavar="ID...")
+@_follow_options
+def status(run_ids: tuple[str, ...], wait_: bool, interval: float) -> None:
+    """The status of Batch job ids or pipeline execution ARNs (with --wait: until they end)."""
+    if wait_:
+        _wait(list(run_ids), interval)
+        return
+    for state in describe(list(run_ids)):
+        click.echo(_line(state))
+
+
+def start_pipeline(deployed: Deployed, label: Label) -> str:
+    name = f"{label.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    body = {"label": label.name, "queries": list(label.queries)}
+    with aws_errors("starting the pipeline"):
+        resp = client("stepfunctions").start_execution(
+            stateMachineArn=deployed.state_machine, name=name, input=json.dumps(body)
+        )
+    return str(resp["executionArn"])
+
+
+def _submit_job(
+    deployed: Deployed, job: str, name: str, parameters: dict[str, str], what: str
+) -> str:
+    with aws_errors(f"submitting the {job} job"):
+        resp = client("batch").submit_job(
+            jobName=f"traygo-{name}"[:128],
+            jobQueue=deployed.job_queue,
+            jobDefinition=deployed.job_definitions[job],
+            parameters=parameters,
+        )
+    click.echo(f"submitted {job} job {resp['jobId']} ({what})")
+    return str(resp["jobId"])
+
+
+def _check_query(query: str) -> None:
+    try:
+        slugify(query)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--query") from None
+
+
+def _finish(ids: list[str], wait_: bool, interval: float) -> None:
+    if wait_:
+        _wait(ids, interval)
+    else:
+        click.echo(f"follow: traygo submit status {' '.join(ids)} --wait")
+
+
+def _wait(ids: list[str], interval: float) -> None:
+    with _console.status(f"waiting for {len(ids)} run(s)") as spinner:
+
+        def changed(state: State) -> None:
+            click.echo(_line(state))
+            spinner.update(f"waiting: last {state.id} {state.status}")
+
+        states = wait(ids, interval, changed)
+    failed = [s for s in states if not s.ok]
+    if failed:
+        first = failed[0]
+        raise SubmitError(
+            f"{len(failed)} of {len(states)} failed; {first.id} {first.status}"
+            + (f": {first.detail}" if first.detail else "")
+        )
+    click.echo(f"all {len(states)} succeeded")
+
+
+def _line(state: State) -> str:
+    return f"{state.id} {state.status}" + (f" ({state.detail})" if state.detail else "")

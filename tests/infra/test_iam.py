@@ -1,0 +1,109 @@
+"""Least privilege: each role's S3 actions and prefixes, and no wildcard action anywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.conftest import Synthesized
+from tests.infra.template_paths import actions, render, resources, statements_of_role
+
+# Actions that AWS lets no policy scope to a resource (so `*` is the only resource possible).
+UNSCOPABLE = {
+    "ecr:GetAuthorizationToken",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+}
+
+
+def s3_grants(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """{resource as text: actions} for the S3 statements, denies prefixed with DENY."""
+    grants: dict[str, set[str]] = {}
+    for st in statements:
+        s3_actions = [a for a in actions(st) if a.startswith("s3:")]
+        for res in resources(st):
+            key = ("DENY " if st["Effect"] == "Deny" else "") + render(res)
+            grants.setdefault(key, set()).update(s3_actions)
+    return {k: v for k, v in grants.items() if v}
+
+
+@pytest.fixture(scope="module")
+def bucket(synthesized: Synthesized) -> str:
+    logical, _ = synthesized.one("AWS::S3::Bucket")
+    return f"<{logical}.Arn>"
+
+
+def test_no_wildcard_actions_and_no_star_resources_beyond_unscopable(
+    synthesized: Synthesized,
+) -> None:
+    for res in synthesized.resources("AWS::IAM::Policy").values():
+        for st in res["Properties"]["PolicyDocument"]["Statement"]:
+            for action in actions(st):
+                assert "*" not in action, st
+            if "*" in resources(st):
+                assert set(actions(st)) <= UNSCOPABLE, st
+
+
+def test_scraper_writes_images_only(synthesized: Synthesized, bucket: str) -> None:
+    grants = s3_grants(statements_of_role(synthesized.template, "JobsScrapeJobRole"))
+    assert grants == {
+        bucket: {"s3:ListBucket"},
+        f"{bucket}/images/*": {"s3:GetObject", "s3:PutObject"},
+    }
+
+
+def test_training_reads_images_writes_models_but_not_the_live_pointer(
+    synthesized: Synthesized, bucket: str
+) -> None:
+    grants = s3_grants(statements_of_role(synthesized.template, "JobsTrainJobRole"))
+    assert grants == {
+        bucket: {"s3:ListBucket"},
+        f"{bucket}/images/*": {"s3:GetObject"},
+        f"{bucket}/models/*": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+        f"DENY {bucket}/models/*/live.json": {"s3:PutObject", "s3:DeleteObject"},
+    }
+
+
+def test_promotion_only_moves_live_pointers(synthesized: Synthesized, bucket: str) -> None:
+    grants = s3_grants(statements_of_role(synthesized.template, "JobsPromoteJobRole"))
+    assert grants == {
+        bucket: {"s3:ListBucket"},
+        f"{bucket}/models/*": {"s3:GetObject"},
+        f"{bucket}/models/*/live.json": {"s3:PutObject"},
+    }
+
+
+def test_lambda_reads_models_only(synthesized: Synthesized, bucket: str) -> None:
+    statements = statements_of_role(synthesized.template, "InferenceFunctionRole")
+    assert s3_grants(statements) == {
+        bucket: {"s3:ListBucket"},
+        f"{bucket}/models/*": {"s3:GetObject"},
+    }
+    others = {a for st in statements for a in actions(st) if not a.startswith("s3:")}
+    assert others == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    # No managed policy either (AWSLambdaBasicExecutionRole would allow every log group).
+    role = synthesized.template["Resources"][
+        next(k for k in synthesized.resources("AWS::IAM::Role") if k.startswith("InferenceFunc"))
+    ]
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_state_machine_submits_only_to_its_queue(synthesized: Synthesized) -> None:
+    statements = statements_of_role(synthesized.template, "PipelineStateMachineRole")
+    submit = [st for st in statements if "batch:SubmitJob" in actions(st)]
+    assert len(submit) == 1
+    targets = {render(r) for r in resources(submit[0])}
+    queue, _ = synthesized.one("AWS::Batch::JobQueue")
+    assert f"<{queue}.JobQueueArn>" in targets
+    assert all(t.endswith(":job-definition/*") or "JobQueue" in t for t in targets)

@@ -1,0 +1,107 @@
+"""The REST API: routes, the API key on /predict and /models, throttling, quota, logs, CORS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.infra.conftest import Synthesized
+
+
+def methods(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
+    """{"VERB /path": properties}, paths rebuilt from the resources' PathPart chain."""
+    paths: dict[str, str] = {}
+    for logical, res in synthesized.resources("AWS::ApiGateway::Resource").items():
+        paths[logical] = res["Properties"]["PathPart"]
+    found = {}
+    for res in synthesized.resources("AWS::ApiGateway::Method").values():
+        props = res["Properties"]
+        ref = props["ResourceId"]
+        path = paths[ref["Ref"]] if "Ref" in ref else ""
+        found[f"{props['HttpMethod']} /{path}"] = props
+    return found
+
+
+def test_routes_and_which_need_the_api_key(synthesized: Synthesized) -> None:
+    found = methods(synthesized)
+    keyed = {route for route, props in found.items() if props.get("ApiKeyRequired")}
+    assert keyed == {"POST /predict", "GET /models"}
+    assert {"GET /", "GET /health", "GET /openapi.json"} <= set(found)
+    for route in ("GET /", "GET /health", "GET /openapi.json", "POST /predict", "GET /models"):
+        integration = found[route]["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+
+
+def test_binary_media_types_for_raw_images(synthesized: Synthesized) -> None:
+    _, api = synthesized.one("AWS::ApiGateway::RestApi")
+    assert set(api["Properties"]["BinaryMediaTypes"]) == {"image/*", "application/octet-stream"}
+
+
+def test_usage_plan_throttles_and_caps_predict(synthesized: Synthesized) -> None:
+    _, plan = synthesized.one("AWS::ApiGateway::UsagePlan")
+    props = plan["Properties"]
+    assert props["Throttle"] == {"RateLimit": 10, "BurstLimit": 20}
+    assert props["Quota"] == {"Limit": 10000, "Period": "DAY"}
+    (stage,) = props["ApiStages"]
+    assert stage["Throttle"] == {"/predict/POST": {"RateLimit": 10, "BurstLimit": 20}}
+    _, key_link = synthesized.one("AWS::ApiGateway::UsagePlanKey")
+    key, _ = synthesized.one("AWS::ApiGateway::ApiKey")
+    assert key_link["Properties"]["KeyId"] == {"Ref": key}
+
+
+def test_stage_has_access_logs_and_a_throttle(synthesized: Synthesized) -> None:
+    _, stage = synthesized.one("AWS::ApiGateway::Stage")
+    props = stage["Properties"]
+    assert props["StageName"] == "prod"
+    assert "DestinationArn" in props["AccessLogSetting"]
+    assert '"status"' in props["AccessLogSetting"]["Format"]
+    (settings,) = props["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0 and settings["ThrottlingBurstLimit"] > 0
+
+
+def test_cors_preflight_for_the_configured_origin(synthesized: Synthesized) -> None:
+    options = methods(synthesized)["OPTIONS /predict"]
+    headers = options["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+    allow = headers["method.response.header.Access-Control-Allow-Origin"]
+    assert allow == "'https://demo.example.com'"
+    assert options.get("ApiKeyRequired") is not True  # a browser preflight carries no key
+
+
+def test_lambda_runs_the_bundle_handler_with_its_store(synthesized: Synthesized) -> None:
+    _, function = _our_function(synthesized)
+    props = function["Properties"]
+    assert props["Handler"] == "lambdas.inference.handler.handler"
+    assert props["Runtime"] == "python3.12"
+    assert props["Architectures"] == ["x86_64"]
+    assert props["MemorySize"] == 1024
+    assert props["Timeout"] < 29  # inside API Gateway's integration limit
+    env = props["Environment"]["Variables"]
+    bucket, _ = synthesized.one("AWS::S3::Bucket")
+    assert env["TRAYGO_STORE"] == {"Fn::Join": ["", ["s3://", {"Ref": bucket}]]}
+    assert env["TRAYGO_CORS_ORIGINS"] == "https://demo.example.com"
+
+
+def _our_function(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
+    # CDK adds its own helper function (restricting the default security group); skip it.
+    ours = {
+        k: v
+        for k, v in synthesized.resources("AWS::Lambda::Function").items()
+        if k.startswith("InferenceFunction")
+    }
+    assert len(ours) == 1
+    return next(iter(ours.items()))
+
+
+def test_outputs_name_everything_submit_and_users_need(synthesized: Synthesized) -> None:
+    from infra import outputs
+
+    expected = {
+        outputs.API_URL,
+        outputs.API_KEY_ID,
+        outputs.BUCKET,
+        outputs.JOB_QUEUE,
+        outputs.STATE_MACHINE,
+        *outputs.JOB_DEFINITIONS.values(),
+    }
+    assert expected <= set(synthesized.template["Outputs"])
+    key, _ = synthesized.one("AWS::ApiGateway::ApiKey")
+    assert synthesized.template["Outputs"][outputs.API_KEY_ID]["Value"] == {"Ref": key}

@@ -1,0 +1,104 @@
+"""The synthesized state machine, executed by moto's Step Functions over moto's Batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.infra.conftest import Synthesized
+from tests.infra.moto_aws import MotoStack, create_stack_resources, jobs_in, mocked_aws
+from traygo.labels import get_label
+
+LABEL = get_label("pizza")
+EXECUTION_INPUT = {"label": LABEL.name, "queries": list(LABEL.queries)}
+
+
+@pytest.fixture
+def stack(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoStack]:
+    with mocked_aws(monkeypatch):
+        yield create_stack_resources(synthesized)
+
+
+def run_to_end(machine: str, deadline_s: float = 60.0) -> dict[str, Any]:
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(EXECUTION_INPUT))[
+        "executionArn"
+    ]
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        desc = sfn.describe_execution(executionArn=arn)
+        if desc["status"] != "RUNNING":
+            return desc
+        time.sleep(0.1)  # polling for the end, not timing anything
+    raise AssertionError(f"{arn} still RUNNING after {deadline_s}s")
+
+
+def by_definition(stack: MotoStack) -> dict[str, list[dict[str, Any]]]:
+    names = {arn: job for job, arn in stack.job_definitions.items()}
+    grouped: dict[str, list[dict[str, Any]]] = {job: [] for job in stack.job_definitions}
+    for job in jobs_in(stack.queue):
+        grouped[names[job["jobDefinition"]]].append(job)
+    return grouped
+
+
+def test_pipeline_scrapes_every_query_trains_and_promotes(stack: MotoStack) -> None:
+    result = run_to_end(stack.state_machine)
+    assert result["status"] == "SUCCEEDED", result
+    jobs = by_definition(stack)
+    scraped = sorted(j["parameters"]["query"] for j in jobs["scrape"])
+    assert scraped == sorted(LABEL.queries)
+    assert [j["parameters"]["label"] for j in jobs["train"]] == ["pizza"]
+    assert [j["parameters"]["label"] for j in jobs["promote"]] == ["pizza"]
+    # The job definition's default gate travels with the training job.
+    assert jobs["train"][0]["parameters"]["minAccuracy"] == "0.8"
+    assert all(j["status"] == "SUCCEEDED" for group in jobs.values() for j in group)
+    # Training started only after every scrape job had finished.
+    last_scrape = max(j["stoppedAt"] for j in jobs["scrape"])
+    assert jobs["train"][0]["createdAt"] >= last_scrape
+
+
+def test_failed_training_fails_the_execution_and_promotes_nothing(
+    stack: MotoStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.batch_simple.models import BatchSimpleBackend
+
+    finish = BatchSimpleBackend._mark_job_as_finished
+    train_definition = stack.job_definitions["train"]
+
+    def fail_training(self: Any, include_start_attempt: bool, job: Any) -> None:
+        if job.job_definition.arn != train_definition:
+            finish(self, include_start_attempt, job)
+            return
+        # moto's documented switch for a failing job, for this job only (nothing runs
+        # alongside training: the scrape Map has finished before it starts).
+        os.environ["MOTO_SIMPLE_BATCH_FAIL_AFTER"] = "0"
+        try:
+            finish(self, include_start_attempt, job)
+        finally:
+            del os.environ["MOTO_SIMPLE_BATCH_FAIL_AFTER"]
+
+    monkeypatch.setattr(BatchSimpleBackend, "_mark_job_as_finished", fail_training)
+    result = run_to_end(stack.state_machine)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "TrainFailed"
+    cause = json.loads(result["cause"])  # the failed job, as Batch described it
+    assert cause["JobDefinition"] == train_definition
+    assert cause["Status"] == "FAILED"
+    jobs = by_definition(stack)
+    assert len(jobs["scrape"]) == len(LABEL.queries)
+    assert [j["status"] for j in jobs["train"]] == ["FAILED"]
+    assert jobs["promote"] == []
+    history = boto3.client("stepfunctions").get_execution_history(
+        executionArn=result["executionArn"]
+    )["events"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    ]
+    assert "Promote" not in entered
+    assert entered[-1] == "TrainFailed"

@@ -1,0 +1,207 @@
+"""`traygo submit` against moto: a stack's outputs, submits, status, and the bad-input lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from infra import outputs
+from tests.infra.conftest import Synthesized
+from tests.infra.moto_aws import MotoStack, create_stack_resources, jobs_in, mocked_aws
+from traygo.cli import main
+from traygo.labels import get_label
+
+PIZZA = get_label("pizza")
+# A resource moto's CloudFormation can create; a stack needs at least one.
+PARAMETER = {"Marker": {"Type": "AWS::SQS::Queue"}}
+
+
+def stack_template(stack: MotoStack) -> str:
+    """A stack with the traygo stack's outputs, pointing at the moto resources."""
+    values = {
+        outputs.JOB_QUEUE: stack.queue,
+        outputs.STATE_MACHINE: stack.state_machine,
+        outputs.BUCKET: stack.bucket,
+        outputs.API_URL: "https://example.execute-api.us-east-1.amazonaws.com/prod/",
+        outputs.API_KEY_ID: "key-id",
+        **{outputs.JOB_DEFINITIONS[job]: arn for job, arn in stack.job_definitions.items()},
+    }
+    return json.dumps(
+        {
+            "Resources": PARAMETER,
+            "Outputs": {key: {"Value": value} for key, value in values.items()},
+        }
+    )
+
+
+@pytest.fixture
+def deployed(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoStack]:
+    with mocked_aws(monkeypatch):
+        stack = create_stack_resources(synthesized)
+        boto3.client("cloudformation").create_stack(
+            StackName="traygo-test", TemplateBody=stack_template(stack)
+        )
+        monkeypatch.setenv("TRAYGO_STACK", "traygo-test")
+        yield stack
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["submit", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_submits_one_job_and_says_how_to_follow_it(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "train", "--label", "pizza", "--min-accuracy", "0.9")
+    assert code == 0
+    (job,) = jobs_in(deployed.queue)
+    assert out.splitlines() == [
+        f"submitted train job {job['jobId']} (label 'pizza')",
+        f"follow: traygo submit status {job['jobId']} --wait",
+    ]
+    assert job["jobDefinition"] == deployed.job_definitions["train"]
+    assert job["parameters"] == {"label": "pizza", "minAccuracy": "0.9"}
+
+    code, out, _ = run(capsys, "status", job["jobId"])
+    assert (code, out.strip()) == (0, f"{job['jobId']} SUCCEEDED")
+
+
+def test_scrape_submits_one_job_per_query_of_the_label(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "scrape", "--label", "pizza", "--wait", "--interval", "0")
+    assert code == 0
+    jobs = jobs_in(deployed.queue)
+    assert sorted(j["parameters"]["query"] for j in jobs) == sorted(PIZZA.queries)
+    assert {j["jobDefinition"] for j in jobs} == {deployed.job_definitions["scrape"]}
+    assert out.strip().splitlines()[-1] == f"all {len(PIZZA.queries)} succeeded"
+
+
+def test_scrape_one_query(deployed: MotoStack, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(capsys, "scrape", "--query", "pizza slice")
+    assert code == 0
+    assert [j["parameters"] for j in jobs_in(deployed.queue)] == [{"query": "pizza slice"}]
+
+
+def test_pipeline_starts_the_state_machine_with_the_labels_queries(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "pipeline", "--label", "pizza", "--wait", "--interval", "0.05")
+    assert code == 0, err
+    arn = out.splitlines()[0].removeprefix("started pipeline for pizza: ")
+    execution = boto3.client("stepfunctions").describe_execution(executionArn=arn)
+    assert json.loads(execution["input"]) == {"label": "pizza", "queries": list(PIZZA.queries)}
+    assert f"{arn} SUCCEEDED" in out
+    assert out.strip().splitlines()[-1] == "all 1 succeeded"
+    promoted = [j for j in jobs_in(deployed.queue) if j["jobDefinition"].endswith("promote:1")]
+    assert [j["parameters"] for j in promoted] == [{"label": "pizza"}]
+
+
+def test_wait_exits_non_zero_with_the_cause_when_a_job_fails(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")  # moto: every Batch job fails
+    code, _, err = run(capsys, "pipeline", "--label", "pizza", "--wait", "--interval", "0.05")
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert line.startswith("traygo: error: 1 of 1 failed; arn:aws:states:")
+    assert "FAILED: ScrapeFailed" in line
+    assert [j for j in jobs_in(deployed.queue) if "promote" in j["jobDefinition"]] == []
+
+
+def test_wrong_stack_name_is_one_line(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "train", "--label", "pizza", "--stack", "not-there")
+    assert code == 1
+    assert err.strip() == (
+        "traygo: error: stack 'not-there' is not deployed in us-east-1: deploy it with "
+        "`npx cdk deploy` (docs/deploy.md) or pass --stack NAME"
+    )
+
+
+def test_a_stack_without_traygo_outputs_is_named(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    boto3.client("cloudformation").create_stack(
+        StackName="other",
+        TemplateBody=json.dumps({"Resources": PARAMETER}),
+    )
+    code, _, err = run(capsys, "pipeline", "--label", "pizza", "--stack", "other")
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert line.startswith("traygo: error: stack 'other' (CREATE_COMPLETE) has no output ")
+    assert "is it a traygo stack" in line
+
+
+def test_unknown_label_is_one_line_before_any_aws_call(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, "pipeline", "--label", "sushi")
+    assert code == 2
+    assert err.strip().startswith("traygo: error: unknown label 'sushi'; known labels: ")
+
+
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a new `traygo` process: no boto3 session that cached another test's credentials."""
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+def test_no_region_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fresh_process(monkeypatch)
+    for key in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    code, _, err = run(capsys, "pipeline", "--label", "pizza")
+    assert code == 1
+    assert err.strip() == (
+        "traygo: error: no AWS region set: export AWS_DEFAULT_REGION (e.g. eu-west-1) "
+        "or set one in your profile"
+    )
+
+
+def test_no_credentials_is_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fresh_process(monkeypatch)
+    for key in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role lookup
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    code, _, err = run(capsys, "train", "--label", "pizza")
+    assert code == 1
+    assert err.strip() == (
+        "traygo: error: reading stack 'traygo': no AWS credentials found; set AWS_PROFILE or "
+        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (see docs/deploy.md)"
+    )
+
+
+def test_unknown_job_id_is_one_line(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "status", "no-such-job")
+    assert code == 1
+    assert err.strip() == "traygo: error: no Batch job 'no-such-job' in this account and region"
