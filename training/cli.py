@@ -69,8 +69,10 @@ def app(**options: object) -> None:
     result = run(request)
     metrics = result.metadata["metrics"]
     click.echo(f"version {result.version} published to {result.where}")
+    balanced = metrics["balanced_accuracy"]
     click.echo(
-        f"validation accuracy {metrics['accuracy']:.3f}, balanced {metrics['balanced_accuracy']}, "
+        f"validation accuracy {metrics['accuracy']:.3f}, "
+        f"balanced {'-' if balanced is None else f'{balanced:.3f}'}, "
         f"n={metrics['n']}, threshold {result.metadata['threshold']:.3f}"
     )
     click.echo(result.promotion_message)
