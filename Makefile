@@ -71,7 +71,7 @@ bench-scrape: setup ## concurrent vs sequential downloads against the fixture im
 	$(BIN)/python -m benchmarks.bench_scrape
 
 demo-model: setup ## retrain the committed demo model on ../shared/datasets/pizza_not_pizza
-	$(BIN)/python -m benchmarks.bench_train --archs default --demo-out traygo/data/demo_models/pizza
+	$(BIN)/python -m training.demo_model
 
 lock: ## re-resolve requirements/constraints.txt from pyproject.toml
 	rm -rf build/lock-venv && $(PYTHON) -m venv build/lock-venv

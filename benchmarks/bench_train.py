@@ -15,12 +15,10 @@ import time
 from pathlib import Path
 
 from training import tflite
+from training.demo_model import DATASET, copy_demo
 from training.job import TrainRequest, run
 from traygo import layout
 from traygo.store import open_store
-
-DATASET = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "pizza_not_pizza"
-DEMO_FILES = ("model.tflite", "metadata.json", "report/metrics.json")
 
 
 def invoke_ms(model: bytes, runs: int = 50) -> float:
@@ -115,16 +113,9 @@ def main() -> None:
     print(json.dumps(rows, indent=1))
     default = next((r for r in rows if r["arch"] == "default"), None)
     if args.demo_out and default:
-        copy_demo(Path(store), default["version"], args.demo_out)
-    shutil.rmtree(work / "cache", ignore_errors=True)
-
-
-def copy_demo(store: Path, version: str, out: Path) -> None:
-    source = store / layout.version_prefix("pizza", version)
-    for name in DEMO_FILES:
-        (out / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / name, out / name)
-    print(f"demo model {version} written to {out}")
+        copy_demo(Path(store), "pizza", default["version"], args.demo_out)
+        print(f"demo model {default['version']} written to {args.demo_out}")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,11 @@ QUANTIZATIONS = ("none", "dynamic", "int8")
 @config.option("min_accuracy")
 @click.option("--promote", is_flag=True, help="Make the new version live if it passes the gate.")
 @click.option("--resume", is_flag=True, help="Continue this run's checkpoints in the store.")
-@click.option("--run-id", help="Checkpoint name. Default: a hash of the data and settings.")
+@click.option(
+    "--run-id",
+    help="Checkpoint name. Default: $AWS_BATCH_JOB_ID when set, else a hash of the data and "
+    "settings.",
+)
 def app(**options: object) -> None:
     """Train a binary classifier for LABEL, export it to TFLite, and publish it."""
     import logging

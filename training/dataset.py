@@ -12,15 +12,20 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 from traygo.errors import ConfigError, ImageError
 from traygo.images.decode import decode
-from traygo.images.hashing import PhashIndex, phash, sha256_hex
+from traygo.images.hashing import NEAR_DUPLICATE_DISTANCE, PhashIndex, hamming, phash, sha256_hex
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif"}
 MIN_SIDE = 32  # smaller pictures are icons or thumbnails, not food photos
 MIN_PER_CLASS = 8  # below this a split leaves too few validation images to mean anything
+# Closer than NEAR_DUPLICATE_DISTANCE is the same picture (resized, re-encoded): collapsed.
+# Closer than this is a related shot (a crop, an edit): kept, but on one side of the split.
+SIMILAR_DISTANCE = 10
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,7 @@ class Sample:
     path: Path
     target: int  # index into the label's classes: 0 negative, 1 positive
     sha256: str
-    group: int  # near-duplicates share a group, so the split keeps them together
+    group: int  # similar pictures share a group, so the split keeps them together
 
 
 @dataclass
@@ -37,7 +42,8 @@ class Dataset:
     samples: list[Sample] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     exact_duplicates: int = 0
-    near_duplicate_groups: int = 0
+    near_duplicates: int = 0
+    grouped: int = 0  # kept pictures that joined another's group
 
     @property
     def counts(self) -> dict[str, int]:
@@ -59,8 +65,9 @@ class Dataset:
             "skipped": dict(sorted(self.skipped.items())),
             "duplicates_removed": {
                 "exact": self.exact_duplicates,
-                "near_duplicate_groups": self.near_duplicate_groups,
+                "near": self.near_duplicates,
             },
+            "similar_grouped": self.grouped,
         }
 
 
@@ -83,55 +90,73 @@ def image_files(folder: Path) -> list[Path]:
 
 
 def collect(files_by_target: dict[int, list[Path]], classes: tuple[str, str]) -> Dataset:
-    """Validate every file, drop exact duplicates, group near-duplicates."""
-    dataset = Dataset(classes)
-    seen: dict[str, int] = {}
-    index = PhashIndex()
-    groups: dict[str, int] = {}
+    """Validate every file, collapse exact and near duplicates, group similar pictures."""
+    collector = _Collector(Dataset(classes))
     for target, files in sorted(files_by_target.items()):
         for path in files:
-            sample = _admit(path, target, dataset, seen, index, groups)
-            if sample is not None:
-                dataset.samples.append(sample)
-    dataset.near_duplicate_groups = len(dataset.samples) - len(set(groups.values()))
-    _log_summary(dataset)
-    return dataset
+            collector.admit(path, target)
+    _log_summary(collector.dataset)
+    return collector.dataset
 
 
-def _admit(
-    path: Path,
-    target: int,
-    dataset: Dataset,
-    seen: dict[str, int],
-    index: PhashIndex,
-    groups: dict[str, int],
-) -> Sample | None:
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        dataset.skipped["not_an_image"] += 1
-        log.info("skip %s: not an image file name", path)
-        return None
-    data = path.read_bytes()
-    try:
-        img = decode(data)
-        if min(img.size) < MIN_SIDE:
-            raise ImageError("too_small", f"{img.size[0]}x{img.size[1]} px")
-    except ImageError as exc:
-        dataset.skipped[exc.code] += 1
-        log.info("skip %s: %s", path, exc)
-        return None
-    sha = sha256_hex(data)
-    if sha in seen:
-        dataset.exact_duplicates += 1
-        if seen[sha] != target:
-            dataset.skipped["conflicting_label"] += 1
-        return None
-    seen[sha] = target
-    hex_hash = phash(img)
-    twin = index.find(hex_hash)
-    group = groups[twin] if twin is not None else len(groups)
-    index.add(hex_hash, sha)
-    groups[sha] = group
-    return Sample(path, target, sha, group)
+class _Collector:
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.targets: dict[str, int] = {}  # sha256 -> target, of every distinct file seen
+        self.index = PhashIndex(SIMILAR_DISTANCE)
+        self.hashes: dict[str, str] = {}  # sha256 -> phash, of kept samples
+        self.groups: dict[str, int] = {}  # sha256 -> group, of kept samples
+
+    def admit(self, path: Path, target: int) -> None:
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            self._skip(path, "not_an_image")
+            return
+        data = path.read_bytes()
+        img = self._decoded(path, data)
+        if img is None:
+            return
+        sha = sha256_hex(data)
+        if sha in self.targets:
+            self._duplicate("exact", path, self.targets[sha], target)
+            return
+        self.targets[sha] = target
+        hex_hash = phash(img)
+        similar = self.index.find(hex_hash)
+        if similar is not None and hamming(self.hashes[similar], hex_hash) <= (
+            NEAR_DUPLICATE_DISTANCE
+        ):
+            self._duplicate("near", path, self.targets[similar], target)
+            return
+        group = self.groups[similar] if similar is not None else len(self.groups)
+        self.dataset.grouped += similar is not None
+        self.index.add(hex_hash, sha)
+        self.hashes[sha] = hex_hash
+        self.groups[sha] = group
+        self.dataset.samples.append(Sample(path, target, sha, group))
+
+    def _decoded(self, path: Path, data: bytes) -> Image.Image | None:
+        try:
+            img = decode(data)
+            if min(img.size) < MIN_SIDE:
+                raise ImageError("too_small", f"{img.size[0]}x{img.size[1]} px")
+        except ImageError as exc:
+            self._skip(path, exc.code)
+            return None
+        return img
+
+    def _skip(self, path: Path, reason: str) -> None:
+        self.dataset.skipped[reason] += 1
+        log.info("skip %s: %s", path, reason)
+
+    def _duplicate(self, kind: str, path: Path, kept_target: int, target: int) -> None:
+        # the first copy wins; a copy filed under the other class is counted, never trained on
+        if kind == "exact":
+            self.dataset.exact_duplicates += 1
+        else:
+            self.dataset.near_duplicates += 1
+        if kept_target != target:
+            self.dataset.skipped["conflicting_label"] += 1
+        log.info("skip %s: %s duplicate", path, kind)
 
 
 def check_usable(dataset: Dataset, where: str) -> None:
@@ -152,9 +177,10 @@ def from_folders(root: Path, classes: tuple[str, str]) -> Dataset:
 
 def _log_summary(dataset: Dataset) -> None:
     log.info(
-        "dataset: %s usable, skipped %s, %d exact duplicates, %d near-duplicates grouped",
+        "dataset: %s usable, skipped %s, duplicates removed: %d exact, %d near; %d grouped",
         dataset.counts,
         dict(dataset.skipped) or "none",
         dataset.exact_duplicates,
-        dataset.near_duplicate_groups,
+        dataset.near_duplicates,
+        dataset.grouped,
     )

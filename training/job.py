@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import platform
 import tempfile
 from dataclasses import dataclass, field
@@ -153,7 +154,15 @@ def _evaluate(model: keras.Model, arrays: Split, classes: tuple[str, str]) -> di
 
 
 def _run_id(req: TrainRequest, data: ds.Dataset) -> str:
-    """Same data and settings, same run: a retried job finds its own checkpoints."""
+    """The checkpoint name: a retried job must find its own checkpoints.
+
+    AWS Batch keeps the job id across the retries of one job (a Spot reclaim included);
+    elsewhere the same data and settings make the same run.
+    """
+    batch_job = os.environ.get("AWS_BATCH_JOB_ID", "").strip()
+    if batch_job:
+        # "<uuid>" or "<uuid>:<index>" for array jobs; keep it a plain key segment
+        return "batch-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in batch_job)
     key = f"{data.fingerprint}:{req.architecture}:{req.epochs}:{req.seed}:{req.quantization}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 

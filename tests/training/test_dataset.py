@@ -10,6 +10,7 @@ from PIL import Image
 from training import dataset as ds
 from training.split import split
 from traygo.errors import ConfigError
+from traygo.images.hashing import NEAR_DUPLICATE_DISTANCE, hamming, phash
 
 from .conftest import shape_png, write_shapes
 
@@ -35,18 +36,53 @@ def test_bad_files_are_skipped_and_counted(shapes: Path) -> None:
     assert data.summary()["duplicates_removed"]["exact"] == 1
 
 
-def test_near_duplicates_share_a_group(tmp_path: Path) -> None:
-    root = write_shapes(tmp_path / "images", per_class=8)
-    original = Image.open(root / "pizza" / "003.png")
+def _thumbnail(path: Path) -> bytes:
     buf = io.BytesIO()
-    original.resize((40, 40)).save(buf, "JPEG", quality=90)  # a thumbnail re-encoded
-    (root / "pizza" / "thumb.jpg").write_bytes(buf.getvalue())
+    Image.open(path).resize((40, 40)).save(buf, "JPEG", quality=90)  # resized, re-encoded
+    return buf.getvalue()
+
+
+def test_near_duplicates_are_collapsed_and_counted(tmp_path: Path) -> None:
+    root = write_shapes(tmp_path / "images", per_class=8)
+    (root / "pizza" / "thumb.jpg").write_bytes(_thumbnail(root / "pizza" / "003.png"))
+    # the same picture filed under the other class: never trained on, counted as a conflict
+    (root / "pizza" / "mislabelled.jpg").write_bytes(_thumbnail(root / "not_pizza" / "002.png"))
+
+    data = ds.from_folders(root, CLASSES)
+
+    names = {s.path.name for s in data.samples}
+    assert "003.png" in names and not names & {"thumb.jpg", "mislabelled.jpg"}
+    assert data.counts == {"not_pizza": 8, "pizza": 8}
+    assert data.summary()["duplicates_removed"] == {"exact": 0, "near": 2}
+    assert data.skipped["conflicting_label"] == 1
+
+
+def _photo(rng: np.random.Generator) -> Image.Image:
+    """A picture with structure at every scale, so crops move its perceptual hash gradually."""
+    noise = rng.uniform(0, 255, (12, 12, 3)).astype(np.uint8)
+    return Image.fromarray(noise).resize((192, 192), Image.Resampling.BICUBIC)
+
+
+def test_similar_pictures_are_kept_but_grouped(tmp_path: Path) -> None:
+    root = write_shapes(tmp_path / "images", per_class=8)
+    base = _photo(np.random.default_rng(4))
+    base.save(root / "pizza" / "photo.png")
+    base_hash = phash(base)
+    crops = [base.crop((k, k, 192, 192)) for k in range(2, 60, 2)]
+    similar = next(
+        (c for c in crops if NEAR_DUPLICATE_DISTANCE < hamming(phash(c), base_hash) <= 10), None
+    )
+    assert similar is not None, "no crop lands between near-duplicate and unrelated"
+    similar.save(root / "pizza" / "photo-crop.png")
 
     data = ds.from_folders(root, CLASSES)
 
     by_name = {s.path.name: s for s in data.samples}
-    assert by_name["thumb.jpg"].group == by_name["003.png"].group
-    assert data.near_duplicate_groups >= 1
+    assert by_name["photo-crop.png"].group == by_name["photo.png"].group
+    assert data.summary()["duplicates_removed"]["near"] == 0
+    for seed in range(12):  # ungrouped, the pair would straddle the split for some seed
+        validation = {s.path.name for s in split(data.samples, seed)[1]}
+        assert ("photo.png" in validation) == ("photo-crop.png" in validation)
 
 
 def test_split_is_stratified_deterministic_and_never_leaks_groups(tmp_path: Path) -> None:

@@ -123,35 +123,41 @@ def test_promotion_refuses_a_model_worse_than_live(
     assert Registry(open_store(str(tmp_path / "store"))).live("pizza").version == good.version
 
 
-def test_resume_continues_an_interrupted_run(
-    tmp_path: Path, shapes: Path, labels_file: Path
+def test_resume_continues_an_interrupted_batch_job(
+    tmp_path: Path, shapes: Path, labels_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the run id comes from AWS Batch, which keeps the job id across a job's retries
+    monkeypatch.setenv("AWS_BATCH_JOB_ID", "4f2a:7")
+    prefix = layout.checkpoint_prefix("pizza", "batch-4f2a-7")
     with pytest.raises(Interrupted):
-        run(
-            request(
-                tmp_path, shapes, labels_file, epochs=5, run_id="job-1", callbacks=[StopAfter(2)]
-            )
-        )
+        run(request(tmp_path, shapes, labels_file, epochs=5, callbacks=[StopAfter(2)]))
     store = open_store(str(tmp_path / "store"))
-    state = store.get_json(layout.checkpoint_prefix("pizza", "job-1") + "state.json")
+    state = store.get_json(prefix + "state.json")
     assert state["epoch"] == 1
 
     counter = CountEpochs()
-    result = run(
-        request(
-            tmp_path,
-            shapes,
-            labels_file,
-            epochs=5,
-            run_id="job-1",
-            resume=True,
-            callbacks=[counter],
-        )
-    )
+    result = run(request(tmp_path, shapes, labels_file, epochs=5, resume=True, callbacks=[counter]))
 
     assert counter.started and counter.started[0] == 2  # picked up after the second epoch
     assert result.metadata["training"]["epochs"] == 2 + len(counter.started)
-    assert not [*store.list(layout.checkpoint_prefix("pizza", "job-1"))]
+    assert not [*store.list(prefix)]
+
+
+def test_default_network_trains_and_exports_deterministically(
+    tmp_path: Path, shapes: Path, labels_file: Path
+) -> None:
+    result = run(request(tmp_path, shapes, labels_file, architecture="default", epochs=2))
+
+    meta = result.metadata
+    assert meta["training"]["architecture"] == "default"
+    assert meta["training"]["parameters"] < 300_000  # small, as the recipe promises
+    assert meta["parity"]["max_abs_diff"] <= 1e-3  # augmentation is off in the export
+    model = open_store(str(tmp_path / "store")).get_bytes(
+        layout.artifact_key("pizza", result.version, "model.tflite")
+    )
+    image = preprocess(shape_png("pizza", np.random.default_rng(5))).astype(np.float32)
+    first, second = tflite.run(model, image[None]), tflite.run(model, image[None])
+    assert np.array_equal(first, second)
 
 
 class CrashAfterTraining(keras.callbacks.Callback):
