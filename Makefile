@@ -7,10 +7,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 EXTRAS := cli,inference,training,scraper,infra,dev
 STAMP := $(VENV)/.installed
+# Deploying needs only the infra extra (CDK, cdk-nag, the core): no TensorFlow, no Chromium.
+DEPLOY_VENV := .venv-deploy
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
+# checkov pins its own versions of boto3 and friends, so it gets a venv of its own.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION := 3.3.30
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help setup system-deps run test lint format test-compat lambda-bundle synth images \
-        bench bench-train bench-inference bench-preprocess bench-scrape demo-model lock clean
+        bench bench-train bench-inference bench-preprocess bench-scrape bench-port demo-model lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -38,7 +44,7 @@ test: setup ## lint, format check, every test, and the tflite-runtime compatibil
 	$(BIN)/pytest
 	$(MAKE) test-compat
 
-lint: setup ## ruff check and format check
+lint: setup checkov ## ruff check and format check, checkov on the synthesized template
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 format: setup ## apply ruff's fixes and formatting
@@ -50,13 +56,39 @@ test-compat: ## the handler tests on tflite-runtime 2.14 with numpy < 2
 lambda-bundle: ## build the Lambda bundle for python3.12 x86_64 into build/lambda
 	bash lambdas/inference/build-bundle.sh
 
-synth: setup ## cdk synth into cdk.out/ (offline, no AWS account needed)
-	bash infra/synth.sh
+.PHONY: deploy-setup diff deploy destroy checkov
+
+deploy-setup: $(DEPLOY_STAMP) ## .venv-deploy: CDK, traygo submit/models; no TF, no Chromium
+
+$(DEPLOY_STAMP): pyproject.toml requirements/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "traygo needs Python 3.11+; set PYTHON=python3.X" >&2; exit 1; }
+	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/pip install -q --upgrade pip
+	$(DEPLOY_VENV)/bin/pip install -q -c requirements/constraints.txt -e '.[infra,cli]'
+	touch $@
+
+synth: $(DEPLOY_STAMP) ## cdk synth into cdk.out/ (offline, no AWS account needed)
+	bash infra/cdk.sh synth
+
+diff: $(DEPLOY_STAMP) ## cdk diff against the deployed stack (AWS credentials)
+	bash infra/cdk.sh diff
+
+deploy: $(DEPLOY_STAMP) ## cdk deploy: build and push the job images, create/update the stack
+	bash infra/cdk.sh deploy
+
+destroy: $(DEPLOY_STAMP) ## cdk destroy (keeps the bucket; see docs/deploy.md, tear down)
+	bash infra/cdk.sh destroy
+
+checkov: synth ## checkov on cdk.out/ (each skip justified in .checkov.yaml)
+	test -x $(CHECKOV_VENV)/bin/checkov || { $(PYTHON) -m venv $(CHECKOV_VENV) && \
+	  $(CHECKOV_VENV)/bin/pip install -q checkov==$(CHECKOV_VERSION); }
+	$(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
 
 images: ## build the container images with podman and smoke-test them (slow)
 	bash infra/images/build-and-smoke.sh
 
-bench: bench-preprocess bench-scrape bench-inference bench-train ## every benchmark
+bench: bench-preprocess bench-scrape bench-inference bench-train bench-port ## every benchmark
 
 bench-train: setup ## seed vs default network on ../shared/datasets/pizza_not_pizza
 	$(BIN)/python -m benchmarks.bench_train
@@ -69,6 +101,9 @@ bench-preprocess: setup ## the shared preprocessing (JPEG draft) vs a naive Pill
 
 bench-scrape: setup ## concurrent vs sequential downloads against the fixture image host
 	$(BIN)/python -m benchmarks.bench_scrape
+
+bench-port: setup ## the torch checkpoint's Keras port: ImageNet "pizza" top-1, LiteRT parity, speed
+	$(BIN)/python -m benchmarks.bench_port
 
 demo-model: setup ## retrain the committed demo model on ../shared/datasets/pizza_not_pizza
 	$(BIN)/python -m training.demo_model

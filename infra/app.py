@@ -1,8 +1,9 @@
 """The CDK app: `cdk synth` / `cdk deploy` run `python -m infra.app` (see cdk.json).
 
 Context (cdk.json or `-c key=value`): stackName, stage, spot, maxVcpus, apiRateLimit,
-apiBurstLimit, apiQuotaPerDay, corsOrigins, lambdaBundle, lambdaMemoryMb, mapConcurrency,
-minAccuracy, logRetentionDays, baseImage, imageSource. See docs/deploy.md.
+apiBurstLimit, apiQuotaPerDay, corsOrigins, lambdaBundle, lambdaMemoryMb,
+lambdaReservedConcurrency, mapConcurrency, minAccuracy, logRetentionDays, baseImage,
+imageSource. See docs/deploy.md.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra import timeouts
 from infra.log_groups import log_group
 from infra.network import Network
 from infra.settings import StackSettings
@@ -42,15 +43,19 @@ _ASSET_EXCLUDES = [
     "**/__pycache__",
 ]
 
-# Infrastructure failures worth another attempt; every other failure (the job's own non-zero
-# exit) ends the job at once. Batch allows five conditions and matches only a trailing `*`.
-RETRY_ON_STATUS = (
-    "Host EC2*",  # the EC2/Fargate host went away
-    "Your Spot Task was interrupted*",  # Fargate Spot reclaimed the capacity
-    "Task failed to start*",
-    "CannotPullContainer*",
+# Infrastructure failures worth another attempt on Fargate (Spot); every other failure (the
+# job's own non-zero exit) ends the job at once. Batch allows five conditions and matches only a
+# trailing `*`. A start failure sets the job's status reason to "Task failed to start" and puts
+# the cause in the container's reason; "Host EC2*" would never match: only EC2 compute says it.
+RETRY_ON_REASON = (  # the container's reason
+    "CannotPullContainerError*",
+    "ResourceInitializationError*",
 )
-RETRY_ATTEMPTS = 3
+RETRY_ON_STATUS = (  # the job attempt's status reason
+    "Your Spot Task was interrupted*",
+    "Task failed to start*",
+)
+RETRY_ATTEMPTS = timeouts.RETRY_ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def job_specs(settings: StackSettings) -> dict[str, JobSpec]:
             ("scrape", "--query", "Ref::query"),
             vcpus=2,
             memory_mib=4096,  # Chromium plus 16 concurrent downloads
-            timeout=Duration.hours(2),
+            timeout=timeouts.job_timeout("scrape"),
             parameters={},
         ),
         "train": JobSpec(
@@ -81,7 +86,7 @@ def job_specs(settings: StackSettings) -> dict[str, JobSpec]:
             ("train", "--label", "Ref::label", "--resume", "--min-accuracy", "Ref::minAccuracy"),
             vcpus=4,
             memory_mib=16384,
-            timeout=Duration.hours(6),
+            timeout=timeouts.job_timeout("train"),
             parameters={"minAccuracy": f"{settings.min_accuracy:g}"},
         ),
         "promote": JobSpec(
@@ -90,17 +95,16 @@ def job_specs(settings: StackSettings) -> dict[str, JobSpec]:
             ("models", "promote", "Ref::label", "--latest", "--if-gate-passed"),
             vcpus=0.25,
             memory_mib=512,
-            timeout=Duration.minutes(15),
+            timeout=timeouts.job_timeout("promote"),
             parameters={},
         ),
     }
 
 
 def retry_strategies() -> list[batch.RetryStrategy]:
-    retries = [
-        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom(on_status_reason=reason))
-        for reason in RETRY_ON_STATUS
-    ]
+    reasons = [batch.Reason.custom(on_reason=r) for r in RETRY_ON_REASON]
+    reasons += [batch.Reason.custom(on_status_reason=r) for r in RETRY_ON_STATUS]
+    retries = [batch.RetryStrategy.of(batch.Action.RETRY, reason) for reason in reasons]
     return [*retries, batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_reason="*"))]
 
 
@@ -166,24 +170,26 @@ class BatchJobs(Construct):
 
     def _job_roles(self, storage: Storage) -> dict[str, iam.Role]:
         images, models = layout.IMAGES + "/", layout.MODELS + "/"
+        backbones, features = layout.BACKBONES + "/", layout.FEATURES + "/"
         grants = {
-            # Reads its manifest, writes images; never sees models.
+            # Reads its manifest, writes images and debug captures; never sees models.
             "scrape": [storage.object_statement(["s3:GetObject", "s3:PutObject"], images)],
-            # Reads images, writes versions and its checkpoints (and clears old checkpoints).
+            # Published versions, backbones and cached features are write-once: training may
+            # create keys there (If-None-Match: *), never replace or delete them. Checkpoints
+            # are its scratch space, and current.json says which backbone new heads train on.
             "train": [
-                storage.object_statement(["s3:GetObject"], images),
+                storage.object_statement(["s3:GetObject"], images, models, backbones, features),
+                storage.create_only_statement(models, backbones, features),
                 storage.object_statement(
-                    ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], models
+                    ["s3:PutObject", "s3:DeleteObject"], f"{models}*/_checkpoints/"
                 ),
+                storage.key_statement(["s3:PutObject"], layout.current_backbone_key()),
                 _deny_live_pointer(storage),
             ],
             # Reads a version's metadata and moves the live pointer, nothing else.
             "promote": [
                 storage.object_statement(["s3:GetObject"], models),
-                iam.PolicyStatement(
-                    actions=["s3:PutObject"],
-                    resources=[storage.bucket.arn_for_objects(f"{models}*/live.json")],
-                ),
+                storage.key_statement(["s3:PutObject"], f"{models}*/live.json"),
             ],
         }
         roles = {}

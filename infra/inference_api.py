@@ -2,7 +2,8 @@
 
 GET /, /health and /openapi.json are public; POST /predict and GET /models need the API key,
 and /predict has its own throttle and a daily quota in the usage plan. The Lambda reads
-models/ and nothing else.
+models/ and backbones/ and nothing else. Errors that API Gateway answers itself (body too
+large, throttled, no key, ...) have the product's JSON error shape and CORS headers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from infra.gateway_errors import add_gateway_responses
 from infra.log_groups import log_group
 from infra.settings import StackSettings
 from infra.storage import Storage
@@ -28,6 +30,11 @@ BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
 TIMEOUT = Duration.seconds(28)
 PUBLIC_ROUTES = (("GET", ""), ("GET", "health"), ("GET", "openapi.json"))
 KEYED_ROUTES = (("POST", "predict"), ("GET", "models"))
+# Binary bodies reach Lambda base64-encoded (4 bytes per 3) inside a JSON event, and Lambda takes
+# at most 6 MB per synchronous request; ENVELOPE leaves room for headers and request context.
+LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
+ENVELOPE = 140 * 1024
+MAX_REQUEST_BYTES = (LAMBDA_PAYLOAD_LIMIT - ENVELOPE) // 4 * 3  # 4,611,072 bytes, 4.4 MiB
 
 
 def check_bundle(bundle: Path) -> Path:
@@ -58,6 +65,7 @@ class InferenceApi(Construct):
             if keyed:
                 self.keyed_methods.add(route)
         self.api_key = self._usage_plan(settings)
+        add_gateway_responses(self.api, settings.cors_origins, MAX_REQUEST_BYTES)
 
     def _function(
         self, settings: StackSettings, storage: Storage, bundle: Path
@@ -68,10 +76,12 @@ class InferenceApi(Construct):
             self,
             "FunctionRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="traygo inference: reads models/ only",
+            description="traygo inference: reads models/ and backbones/ only",
         )
         role.add_to_policy(storage.list_statement())
-        role.add_to_policy(storage.object_statement(["s3:GetObject"], layout.MODELS + "/"))
+        role.add_to_policy(
+            storage.object_statement(["s3:GetObject"], layout.MODELS + "/", layout.BACKBONES + "/")
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -86,12 +96,15 @@ class InferenceApi(Construct):
             handler=HANDLER,
             code=lambda_.Code.from_asset(str(bundle)),
             memory_size=settings.lambda_memory_mb,
+            # A flood of /predict must not take every concurrent execution in the account.
+            reserved_concurrent_executions=settings.lambda_reserved_concurrency,
             timeout=TIMEOUT,
             role=role,
             log_group=logs,
             environment={
                 "TRAYGO_STORE": f"s3://{storage.bucket.bucket_name}",
                 "TRAYGO_CORS_ORIGINS": ",".join(settings.cors_origins),
+                "TRAYGO_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
                 "POWERTOOLS_SERVICE_NAME": "traygo-inference",
             },
         )
@@ -132,6 +145,7 @@ class InferenceApi(Construct):
                 ),
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 metrics_enabled=True,
+                tracing_enabled=True,  # X-Ray: where a slow /predict spends its time
                 throttling_rate_limit=settings.api_rate_limit * 2,
                 throttling_burst_limit=settings.api_burst_limit * 2,
             ),

@@ -27,8 +27,20 @@ _BY_DAYS = {
 }
 
 
-def log_group(scope: Construct, construct_id: str, days: int) -> logs.LogGroup:
+def log_group(
+    scope: Construct, construct_id: str, days: int, name: str | None = None
+) -> logs.LogGroup:
     # Logs go with the stack; the bucket (the data) is what is kept.
     return logs.LogGroup(
-        scope, construct_id, retention=_BY_DAYS[days], removal_policy=RemovalPolicy.DESTROY
+        scope,
+        construct_id,
+        log_group_name=name,
+        retention=_BY_DAYS[days],
+        removal_policy=RemovalPolicy.DESTROY,
     )
+
+
+def vended_logs_name(service: str, stack_name: str, part: str) -> str:
+    """/aws/vendedlogs/<service>/...: CloudWatch Logs then needs no resource-policy entry per
+    log group (that policy has a 5,120-character limit per account and region)."""
+    return f"/aws/vendedlogs/{service}/{stack_name}-{part}"

@@ -8,16 +8,17 @@ failed job's description), so nothing after it (above all, the promotion) runs.
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra import timeouts
 from infra.batch_jobs import BatchJobs
-from infra.log_groups import log_group
+from infra.log_groups import log_group, vended_logs_name
 from infra.settings import StackSettings
 
-PIPELINE_TIMEOUT = Duration.hours(12)
 STEPS = ("Scrape", "Train", "Promote")
 
 
@@ -65,15 +66,33 @@ class Pipeline(Construct):
             )
             step.add_catch(failed, result_path="$.failure")
         definition = scrape.next(train).next(promote).next(sfn.Succeed(self, "Done"))
+        stack = Stack.of(self)
+        logs = log_group(
+            self,
+            "Logs",
+            settings.log_retention_days,
+            name=vended_logs_name("states", stack.stack_name, "pipeline"),
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=PIPELINE_TIMEOUT,
+            timeout=timeouts.pipeline_timeout(settings.map_concurrency),
             tracing_enabled=True,
             logs=sfn.LogOptions(
-                destination=log_group(self, "Logs", settings.log_retention_days),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=True,
+                destination=logs, level=sfn.LogLevel.ALL, include_execution_data=True
             ),
         )
+        for statement in _stop_what_it_started(stack):
+            self.state_machine.add_to_role_policy(statement)
+
+
+def _stop_what_it_started(stack: Stack) -> list[iam.PolicyStatement]:
+    """What `.sync` needs beyond SubmitJob (which CDK grants): follow the job, and terminate it
+    when the execution is stopped or a task times out; else the job runs on, and bills."""
+    jobs = stack.format_arn(service="batch", resource="job", resource_name="*")
+    return [
+        iam.PolicyStatement(actions=["batch:TerminateJob"], resources=[jobs]),
+        # DescribeJobs has no resource-level permissions (service authorization reference).
+        iam.PolicyStatement(actions=["batch:DescribeJobs"], resources=["*"]),
+    ]

@@ -31,6 +31,7 @@ class StackSettings:
     cors_origins: tuple[str, ...] = ()
     lambda_bundle: Path = Path("build/lambda")
     lambda_memory_mb: int = 1024
+    lambda_reserved_concurrency: int | None = 10  # None: share the account's unreserved pool
     map_concurrency: int = 4
     min_accuracy: float = 0.8
     log_retention_days: int = 30
@@ -54,6 +55,9 @@ class StackSettings:
             lambda_bundle=Path(str(_raw(get, "lambdaBundle", str(d.lambda_bundle)))),
             lambda_memory_mb=_int(
                 "lambdaMemoryMb", _raw(get, "lambdaMemoryMb", d.lambda_memory_mb), 128, 10240
+            ),
+            lambda_reserved_concurrency=_reserved(
+                _raw(get, "lambdaReservedConcurrency", d.lambda_reserved_concurrency)
             ),
             map_concurrency=_int(
                 "mapConcurrency", _raw(get, "mapConcurrency", d.map_concurrency), 1, 40
@@ -119,6 +123,14 @@ def _fraction(key: str, value: Any) -> float:
     if isinstance(value, bool) or not 0 <= number <= 1:
         raise _bad(key, value, "must be between 0 and 1")
     return number
+
+
+def _reserved(value: Any) -> int | None:
+    # Lambda keeps 100 executions unreserved per account, so a new account (often allowed only
+    # 10 in all) cannot reserve any: "none" deploys without a reservation.
+    if str(value).strip().lower() in ("none", ""):
+        return None
+    return _int("lambdaReservedConcurrency", value, 1, 1000)
 
 
 # CloudWatch Logs accepts only these retention periods.

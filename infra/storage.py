@@ -1,4 +1,5 @@
-"""The one bucket: images and models, private, encrypted, TLS only, versioned, kept on delete."""
+"""The one bucket: images, models, backbones and features; private, encrypted, TLS only,
+versioned, kept on delete."""
 
 from __future__ import annotations
 
@@ -8,21 +9,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from traygo import layout
-from traygo.labels import load_labels
-from traygo.slug import slugify
 
 DEBUG_EXPIRY_DAYS = 14
+# Present only on conditional writes; S3 answers If-None-Match: * with 412 if the key exists.
+CREATE_ONLY_CONDITION_KEY = "s3:if-none-match"
 NONCURRENT_EXPIRY_DAYS = 30
-
-
-def debug_prefixes() -> list[str]:
-    """images/<slug>/_debug/ for every query of every configured label.
-
-    S3 lifecycle filters match a literal prefix, not images/*/_debug/, so each query's debug
-    folder gets its own rule; a label added later gets its rules on the next deploy.
-    """
-    slugs = {slugify(q) for label in load_labels().values() for q in label.queries}
-    return [layout.debug_prefix(slug) for slug in sorted(slugs)]
+DEBUG_PREFIX = layout.DEBUG + "/"  # every query's captures: one rule for all of them
 
 
 class Storage(Construct):
@@ -30,12 +22,11 @@ class Storage(Construct):
         super().__init__(scope, construct_id)
         rules = [
             s3.LifecycleRule(
-                id=f"expire-{prefix.strip('/').replace('/', '-')}",
-                prefix=prefix,
+                id="expire-debug-captures",
+                prefix=DEBUG_PREFIX,
                 expiration=Duration.days(DEBUG_EXPIRY_DAYS),
                 noncurrent_version_expiration=Duration.days(1),
             )
-            for prefix in debug_prefixes()
         ]
         # Versioning guards against a bad overwrite; old versions need not live for ever.
         rules.append(
@@ -74,3 +65,16 @@ class Storage(Construct):
 
     def object_statement(self, actions: list[str], *prefixes: str) -> iam.PolicyStatement:
         return iam.PolicyStatement(actions=actions, resources=[self.objects(p) for p in prefixes])
+
+    def key_statement(self, actions: list[str], key: str) -> iam.PolicyStatement:
+        """One key (or key pattern, e.g. models/*/live.json), not a whole prefix."""
+        return iam.PolicyStatement(actions=actions, resources=[self.bucket.arn_for_objects(key)])
+
+    def create_only_statement(self, *prefixes: str) -> iam.PolicyStatement:
+        """PutObject only for requests that carry If-None-Match (S3 then refuses, with 412, to
+        replace a key that exists): keys under these prefixes are written once."""
+        return iam.PolicyStatement(
+            actions=["s3:PutObject"],
+            resources=[self.objects(p) for p in prefixes],
+            conditions={"Null": {CREATE_ONLY_CONDITION_KEY: "false"}},
+        )

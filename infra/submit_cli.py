@@ -12,6 +12,7 @@ import time
 import click
 from rich.console import Console
 
+from infra.abort import abort as abort_execution
 from infra.deployed import Deployed, SubmitError, aws_errors, client, find_stack
 from infra.follow import State, describe, wait
 from traygo import config
@@ -104,6 +105,15 @@ def status(run_ids: tuple[str, ...], wait_: bool, interval: float) -> None:
         return
     for state in describe(list(run_ids)):
         click.echo(_line(state))
+
+
+@app.command()
+@click.argument("execution_arn", metavar="EXECUTION_ARN")
+@click.option("--reason", default="aborted by the operator", show_default=True)
+def abort(execution_arn: str, reason: str) -> None:
+    """Stop a pipeline execution and terminate the Batch jobs it started that still run."""
+    stopped = abort_execution(execution_arn, reason)
+    click.echo(f"stopped {execution_arn}; terminated {len(stopped)} job(s) {' '.join(stopped)}")
 
 
 def start_pipeline(deployed: Deployed, label: Label) -> str:

@@ -26,6 +26,12 @@ from traygo import config
     metavar="ENGINE=URL",
     help="Base URL of an engine (tests point these at 127.0.0.1).",
 )
+@click.option(
+    "--check-layout",
+    is_flag=True,
+    help="Read one results page per engine (the first --query, else 'pizza'), download "
+    "nothing, and print what each parser found; exits 1 if any engine has a problem.",
+)
 def app(
     queries: tuple[str, ...],
     label: str | None,
@@ -37,14 +43,15 @@ def app(
     chromium: str,
     chromedriver: str,
     engine_urls: tuple[str, ...],
+    check_layout: bool,
 ) -> None:
     """Scrape image-search results into the store's images/<query>/ with a manifest."""
-    from scraper.run import ScrapeRequest, run, summary_table
+    from scraper import run as job
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if bool(queries) == bool(label):
+    if not check_layout and bool(queries) == bool(label):
         raise click.UsageError("give --query (one or more) or --label, not both")
-    request = ScrapeRequest(
+    request = job.ScrapeRequest(
         queries=list(queries),
         label=label,
         engines=engines,
@@ -56,9 +63,15 @@ def app(
         chromedriver=chromedriver,
         engine_urls=list(engine_urls),
     )
-    reports = run(request)
-    click.echo(summary_table(reports))
-    if not any(
-        r.stored or r.skipped.get("duplicate") or r.skipped.get("near_duplicate") for r in reports
-    ):
-        raise click.ClickException("no engine produced any image; see the _debug/ captures")
+    if check_layout:
+        checks = job.check_layout(request, queries[0] if queries else "pizza")
+        click.echo(job.layout_table(checks))
+        if any(c.page.problem for c in checks):
+            raise click.ClickException("an engine's page has a problem (see the table)")
+        return
+    reports = job.run(request)
+    click.echo(job.summary_table(reports))
+    click.echo(job.problem_counts(reports))
+    why = job.failure(reports)
+    if why:
+        raise click.ClickException(why)

@@ -1,4 +1,5 @@
-"""Fetch result images: http(s) with retries, timeouts and a byte cap; `data:` URIs decoded.
+"""Fetch result images: guarded http(s) with retries, a total deadline and a byte cap;
+`data:` URIs decoded.
 
 Every failure becomes a reason string, counted by the job; none of them raises.
 """
@@ -12,12 +13,24 @@ from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from traygo.net import FetchError, FetchLimits, fetch, loopback_allowed_for_tests
 
 MAX_BYTES = 15 * 1024 * 1024
 PER_HOST = 4  # concurrent downloads per host, to stay polite
+# traygo.net's failure codes under the names the job's counts have always used.
+_REASONS = {
+    "too_many_redirects": "redirect_loop",
+    "connection_failed": "connection_error",
+    "unresolvable": "connection_error",
+}
+
+
+def _image_or_unlabelled(content_type: str) -> bool:
+    return (
+        not content_type
+        or content_type.startswith("image/")
+        or content_type == ("application/octet-stream")
+    )
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,10 @@ class Fetched:
 
 
 class Downloader:
+    """Every http(s) GET goes through traygo.net's guarded fetch: public addresses only (a
+    result pointing at 169.254.169.254 or 10.x is refused before connecting), redirects
+    re-vetted, one total deadline per image (connect_timeout + read_timeout unless given)."""
+
     def __init__(
         self,
         connect_timeout: float = 5.0,
@@ -34,28 +51,24 @@ class Downloader:
         max_bytes: int = MAX_BYTES,
         retries: int = 2,
         backoff: float = 0.3,
-        pool_size: int = 16,
+        pool_size: int = 16,  # kept for callers: each fetch connects to its vetted address
+        deadline: float | None = None,
+        allow_loopback: bool | None = None,  # tests only; None: the test-only env variable
     ) -> None:
-        self.timeout = (connect_timeout, read_timeout)
         self.max_bytes = max_bytes
-        self.session = requests.Session()
-        retry = Retry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
-            redirect=5,
-            backoff_factor=backoff,
-            status_forcelist=(429, 500, 502, 503, 504),
-            allowed_methods=frozenset({"GET"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,
+        self.limits = FetchLimits(
+            max_bytes=max_bytes,
+            deadline_s=deadline or connect_timeout + read_timeout,
+            connect_timeout_s=connect_timeout,
+            max_redirects=5,
+            retries=retries,
+            backoff_s=backoff,
+            allow_loopback=loopback_allowed_for_tests()
+            if allow_loopback is None
+            else allow_loopback,
+            accept_type=_image_or_unlabelled,
+            user_agent="Mozilla/5.0 (compatible; traygo-scraper/1)",
         )
-        adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = "Mozilla/5.0 (compatible; traygo-scraper/1)"
-        self.session.headers["Accept"] = "image/avif,image/webp,image/*,*/*;q=0.5"
         self._hosts: dict[str, threading.Semaphore] = defaultdict(
             lambda: threading.Semaphore(PER_HOST)
         )
@@ -74,41 +87,14 @@ class Downloader:
 
     def _get(self, url: str) -> Fetched:
         try:
-            with self.session.get(url, timeout=self.timeout, stream=True) as response:
-                if response.status_code != 200:
-                    return Fetched(None, f"http_{response.status_code}")
-                kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-                if kind and not (kind.startswith("image/") or kind == "application/octet-stream"):
-                    return Fetched(None, "wrong_content_type")
-                declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > self.max_bytes:
-                    return Fetched(None, "too_large")
-                body = bytearray()
-                for chunk in response.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) > self.max_bytes:
-                        return Fetched(None, "too_large")
-                return Fetched(bytes(body))
-        except requests.exceptions.TooManyRedirects:
-            return Fetched(None, "redirect_loop")
-        except requests.exceptions.RetryError as exc:
-            return Fetched(
-                None, "redirect_loop" if "redirect" in str(exc).lower() else "retries_exhausted"
-            )
-        except requests.exceptions.Timeout:
-            return Fetched(None, "timeout")
-        except requests.exceptions.ConnectionError as exc:
-            reason = str(exc).lower()
-            if "timed out" in reason or "timeout" in reason:
-                return Fetched(None, "timeout")
-            if "redirect" in reason:
-                return Fetched(None, "redirect_loop")
-            return Fetched(None, "connection_error")
-        except requests.exceptions.RequestException:
-            return Fetched(None, "request_error")
+            return Fetched(fetch(url, self.limits).body)
+        except FetchError as exc:
+            if exc.code == "http_status":
+                return Fetched(None, f"http_{exc.status}")
+            return Fetched(None, _REASONS.get(exc.code, exc.code))
 
     def close(self) -> None:
-        self.session.close()
+        pass  # no pooled connections to release: each fetch closes its own
 
 
 def decode_data_uri(uri: str, max_bytes: int = MAX_BYTES) -> Fetched:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from selenium.common.exceptions import WebDriverException
@@ -32,6 +32,7 @@ class EngineReport:
     skipped: Counter[str] = field(default_factory=Counter)  # sources that gave nothing new
     failures: Counter[str] = field(default_factory=Counter)  # every failed fetch, rescued or not
     problem: str | None = None
+    layout: str | None = None  # which of the engine's layouts its parser read
 
 
 @dataclass
@@ -57,14 +58,26 @@ def scrape_query(
         url = engine.search_url(query, settings.engine_urls.get(engine.name))
         page = results.collect(driver, engine, url, settings.max_sources, settings.pacing)
         report.found = len(page.sources)
+        report.layout = page.layout.layout
         if page.problem:
             report.problem = page.problem
             _save_debug(driver, store, images.slug, engine.name, page.problem)
-        _download_all(page.sources, images, downloader, settings.workers, report)
+        drifted = page.problem == "layout_changed"
+        sources = _full_size_only(page.sources, report) if drifted else page.sources
+        _download_all(sources, images, downloader, settings.workers, report)
         images.save_manifest()  # after each engine: a later crash loses nothing stored
         reports.append(report)
         log.info("%s %r: %s", engine.name, query, _line(report))
     return reports
+
+
+def _full_size_only(sources: list[Source], report: EngineReport) -> list[Source]:
+    """On a page we did not fully understand, only what it plainly offered as full size: its
+    thumbnails would enter the training set looking like pictures."""
+    kept = [replace(s, thumb=None) for s in sources if s.full]
+    if len(kept) < len(sources):
+        report.skipped["no_full_size"] += len(sources) - len(kept)
+    return kept
 
 
 def _download_all(

@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from scraper import page_checks
-from scraper.engines import Engine, Source
+from scraper.engines import Engine, Parsed, Source
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ class Pacing:
 @dataclass
 class PageResult:
     sources: list[Source]
-    problem: str | None = None  # captcha, consent_wall, no_results, load_failed
+    problem: str | None = None  # captcha, consent_wall, no_results, load_failed, layout_changed
+    layout: Parsed = field(default_factory=lambda: Parsed(None, []))  # the page's last read
 
 
 def collect(driver: WebDriver, engine: Engine, url: str, limit: int, pacing: Pacing) -> PageResult:
@@ -56,7 +57,7 @@ def collect(driver: WebDriver, engine: Engine, url: str, limit: int, pacing: Pac
         return PageResult([], problem)
     sources: dict[str, Source] = {}
     try:
-        _walk(driver, engine, limit, pacing, sources)
+        last = _walk(driver, engine, limit, pacing, sources)
     except WebDriverException as exc:  # the page changed under us: keep what we have
         log.warning(
             "%s: page error after %d sources: %s",
@@ -66,30 +67,38 @@ def collect(driver: WebDriver, engine: Engine, url: str, limit: int, pacing: Pac
         )
         return PageResult(list(sources.values())[:limit], "page_error")
     found = list(sources.values())[:limit]
-    return PageResult(found, None if found else "no_results")
+    if page_checks.layout_changed(last):
+        return PageResult(found, "layout_changed", last)
+    return PageResult(found, None if found else "no_results", last)
 
 
 def _walk(
     driver: WebDriver, engine: Engine, limit: int, pacing: Pacing, sources: dict[str, Source]
-) -> None:
+) -> Parsed:
     stale = 0
+    last = Parsed(None, [])
     while len(sources) < limit and stale < pacing.stale_scrolls:
         before = len(sources)
-        _read(driver, engine, sources)
+        last = read(driver, engine, sources)
         if len(sources) >= limit or _ended(driver, engine):
             break
         if not _click_more(driver, engine):
             driver.execute_script(SCROLL_JS, pacing.rng.uniform(0.7, 1.2))
         pacing.pause()
-        _read(driver, engine, sources)
+        last = read(driver, engine, sources)
         stale = stale + 1 if len(sources) == before else 0
+    return last
 
 
-def _read(driver: WebDriver, engine: Engine, sources: dict[str, Source]) -> None:
-    for item in driver.execute_script(engine.collect_js) or []:
-        source = Source(engine.name, item.get("full"), item.get("thumb"), item.get("page"))
-        if source.key and source.key not in sources:
+def read(driver: WebDriver, engine: Engine, sources: dict[str, Source]) -> Parsed:
+    """Parse the page as it is now into `sources`, new results only: a result read before
+    keeps its place, and is replaced only when this read found its full-size URL."""
+    parsed = engine.parse(driver.execute_script(engine.read_js))
+    for source in parsed.sources:
+        known = sources.get(source.key)
+        if source.key and (known is None or (source.full and not known.full)):
             sources[source.key] = source
+    return parsed
 
 
 def _ended(driver: WebDriver, engine: Engine) -> bool:

@@ -9,7 +9,7 @@ from scraper.browser import chromium as open_chromium
 from scraper.download import Downloader
 from scraper.engines import choose, parse_engine_urls
 from scraper.job import EngineReport, ScrapeSettings, scrape_query
-from scraper.results import Pacing
+from scraper.results import Pacing, PageResult, collect
 from traygo.labels import get_label
 from traygo.store import open_store
 
@@ -30,6 +30,28 @@ class ScrapeRequest:
     downloader: Downloader | None = None
 
 
+@dataclass
+class LayoutCheck:
+    engine: str
+    query: str
+    page: PageResult
+
+    def row(self) -> tuple[str, ...]:
+        found = self.page.layout.sources
+        return (
+            self.engine,
+            self.page.layout.layout or "(none recognised)",
+            str(len(found)),
+            str(sum(1 for s in found if s.full)),
+            str(sum(1 for s in found if s.thumb)),
+            str(sum(1 for s in found if s.page_url)),
+            self.page.problem or "-",
+        )
+
+    def example(self) -> str | None:
+        return next((s.full for s in self.page.layout.sources if s.full), None)
+
+
 def run(req: ScrapeRequest) -> list[EngineReport]:
     engines = choose(req.engines)
     settings = ScrapeSettings(
@@ -45,6 +67,49 @@ def run(req: ScrapeRequest) -> list[EngineReport]:
         for query in dict.fromkeys(queries):
             reports += scrape_query(driver, store, query, engines, settings, downloader)
     return reports
+
+
+def check_layout(req: ScrapeRequest, query: str, sample: int = 20) -> list[LayoutCheck]:
+    """One results page per engine, read but not downloaded: what each parser finds."""
+    settings = ScrapeSettings(req.max_sources, req.workers, parse_engine_urls(req.engine_urls))
+    checks = []
+    with open_chromium(req.chromium, req.chromedriver) as driver:
+        for engine in choose(req.engines):
+            url = engine.search_url(query, settings.engine_urls.get(engine.name))
+            page = collect(driver, engine, url, sample, req.pacing)
+            checks.append(LayoutCheck(engine.name, query, page))
+    return checks
+
+
+def failure(reports: list[EngineReport]) -> str | None:
+    """Why the job as a whole failed, or None: every engine drifted, or nothing came in."""
+    engines = {r.engine for r in reports}
+    drifted = {r.engine for r in reports if r.problem == "layout_changed"} - {
+        r.engine for r in reports if r.problem != "layout_changed"
+    }
+    if engines and drifted == engines:
+        return (
+            f"every engine's results page changed layout ({', '.join(sorted(drifted))}): "
+            "the parsers in scraper/engines/ need updating; see the _debug/ captures and "
+            "`traygo scrape --check-layout`"
+        )
+    if not any(
+        r.stored or r.skipped.get("duplicate") or r.skipped.get("near_duplicate") for r in reports
+    ):
+        return "no engine produced any image; see the _debug/ captures"
+    return None
+
+
+def problem_counts(reports: list[EngineReport]) -> str:
+    """One line under the table: each problem, how often, and for which engines."""
+    counts = Counter(r.problem for r in reports if r.problem)
+    if not counts:
+        return "problems: none"
+    parts = []
+    for problem, n in counts.most_common():
+        engines = sorted({r.engine for r in reports if r.problem == problem})
+        parts.append(f"{problem} {n} ({', '.join(engines)})")
+    return "problems: " + "; ".join(parts)
 
 
 def summary_table(reports: list[EngineReport]) -> str:
@@ -71,10 +136,21 @@ def summary_table(reports: list[EngineReport]) -> str:
         )
         for r in reports
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return _table(rows)
+
+
+def _table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     )
+
+
+def layout_table(checks: list[LayoutCheck]) -> str:
+    header = ("engine", "layout", "results", "full size", "thumbnails", "pages", "problem")
+    examples = [f"{c.engine}: {c.example()}" for c in checks if c.example()]
+    table = _table([header] + [c.row() for c in checks])
+    return "\n".join([table, "", "first full-size URL per engine:", *examples])
 
 
 def _counts(counter: Counter[str]) -> str:

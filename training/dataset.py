@@ -71,16 +71,30 @@ class Dataset:
         }
 
 
-def class_folders(root: Path, classes: tuple[str, str]) -> dict[int, Path]:
-    """The two class folders under `root`, or a clear error saying what layout is expected."""
-    if not root.is_dir():
-        raise ConfigError(f"--images {root}: no such folder")
-    found = {i: root / name for i, name in enumerate(classes) if (root / name).is_dir()}
-    if len(found) < 2:
-        present = sorted(p.name for p in root.iterdir() if p.is_dir())
+def label_folders(roots: list[Path], label: str) -> dict[int, list[Path]]:
+    """The class folders for `label` under each root: positives are the folders named `label`;
+    negatives are every other folder, except that `not_X` is a negative for label X only.
+
+    So one folder of folders (pizza/, burger/, fries/, not_pizza/ ...) trains every label.
+    """
+    found: dict[int, list[Path]] = {0: [], 1: []}
+    present: list[str] = []
+    for root in roots:
+        if not root.is_dir():
+            raise ConfigError(f"--images {root}: no such folder")
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+            present.append(folder.name)
+            if folder.name == label:
+                found[1].append(folder)
+            elif not folder.name.startswith("not_") or folder.name == f"not_{label}":
+                found[0].append(folder)
+    where = " ".join(str(r) for r in roots)
+    if not found[1] or not found[0]:
+        missing = f"{label}/ (the positives)" if not found[1] else "any other folder (negatives)"
         raise ConfigError(
-            f"--images {root}: expected one folder per class, {classes[1]}/ (positives) and "
-            f"{classes[0]}/ (negatives); found {present or 'no folders'}"
+            f"--images {where}: expected one folder per class, {label}/ for the positives and "
+            f"other classes or not_{label}/ for the negatives; no {missing}; "
+            f"found {sorted(set(present)) or 'no folders'}"
         )
     return found
 
@@ -170,9 +184,12 @@ def check_usable(dataset: Dataset, where: str) -> None:
             )
 
 
-def from_folders(root: Path, classes: tuple[str, str]) -> Dataset:
-    folders = class_folders(root, classes)
-    return collect({t: image_files(f) for t, f in folders.items()}, classes)
+def from_folders(roots: Path | list[Path], classes: tuple[str, str]) -> Dataset:
+    """The dataset for the label `classes[1]` from folders of class folders (label_folders)."""
+    folders = label_folders(roots if isinstance(roots, list) else [roots], classes[1])
+    return collect(
+        {t: [f for d in dirs for f in image_files(d)] for t, dirs in folders.items()}, classes
+    )
 
 
 def _log_summary(dataset: Dataset) -> None:

@@ -1,8 +1,10 @@
-"""`make demo-model`: train `default` on the shared pizza photos and commit it as the demo model.
+"""`make demo-model`: train the demo heads on the shared photos and commit them.
 
-The demo model is what `traygo run` serves out of the box. It is trained by the same job as any
-other version (same split, gates and metadata) in a throw-away store, then the files the
-Lambda needs are copied into traygo/data/demo_models/<label>/.
+The demo is what `traygo run` serves out of the box: five food labels, each a small head on the
+shared EfficientNet-Lite0 backbone (which `traygo run` imports from its package, so it is not
+committed). Each head is trained by the same job as any other version (same split, gates and
+metadata) on both shared sources, in a throw-away store; then the files the Lambda needs are
+copied into traygo/data/demo_models/<label>/.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from pathlib import Path
 from traygo import layout
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASET = ROOT.parent / "shared" / "datasets" / "pizza_not_pizza"
+SHARED = ROOT.parent / "shared" / "datasets"
+SOURCES = (SHARED / "fastfood", SHARED / "pizza_not_pizza")
 OUT = ROOT / "traygo" / "data" / "demo_models"
-# what `traygo run` publishes; model.keras stays out to keep the repository small
+LABELS = ("pizza", "burger", "fries", "hot_dog", "sandwich")
+# what `traygo run` publishes; model.keras and the report pictures stay out to keep it small
 DEMO_FILES = ("model.tflite", "metadata.json", "report/metrics.json")
 
 
@@ -33,36 +37,31 @@ def copy_demo(store_root: Path, label: str, version: str, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--label", default="pizza")
-    parser.add_argument("--images", type=Path, default=DATASET)
-    parser.add_argument("--out", type=Path, help="default: traygo/data/demo_models/<label>")
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--labels", default=",".join(LABELS))
+    parser.add_argument("--images", type=Path, nargs="+", default=list(SOURCES))
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    if not args.images.is_dir():
-        raise SystemExit(f"demo-model needs {args.images} (the shared benchmark data)")
+    missing = [str(p) for p in args.images if not p.is_dir()]
+    if missing:
+        raise SystemExit(f"demo-model needs {', '.join(missing)} (the shared benchmark data)")
 
     from training.job import TrainRequest, run  # TensorFlow loads only when training
 
     with tempfile.TemporaryDirectory(prefix="traygo-demo-") as tmp:
         store = Path(tmp) / "store"
-        result = run(
-            TrainRequest(
-                args.label,
-                str(store),
-                Path(tmp) / "cache",
-                images=args.images,
-                epochs=args.epochs,
-                min_accuracy=0.0,
+        for label in args.labels.split(","):
+            result = run(
+                TrainRequest(
+                    label, str(store), Path(tmp) / "cache", images=args.images, min_accuracy=0.0
+                )
             )
-        )
-        out = args.out or OUT / args.label
-        copy_demo(store, args.label, result.version, out)
-    metrics = result.metadata["metrics"]
-    print(
-        f"demo model {args.label}/{result.version} written to {out}: "
-        f"accuracy {metrics['accuracy']:.3f}, balanced {metrics['balanced_accuracy']:.3f}, "
-        f"n={metrics['n']}"
-    )
+            copy_demo(store, label, result.version, args.out / label)
+            metrics = result.metadata["metrics"]
+            print(
+                f"demo model {label}/{result.version} written to {args.out / label}: "
+                f"balanced accuracy {metrics['balanced_accuracy']:.3f}, "
+                f"ROC AUC {metrics['roc_auc']:.3f}, n={metrics['n']}"
+            )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ from training.prepared import prepare
 from training.split import split
 from training.store_sync import sync_label
 from traygo import labels as label_config
+from traygo import layout
+from traygo.errors import ConfigError
 from traygo.images.preprocess import DEFAULT_SIZE, PREPROCESSING_ID
 from traygo.registry import Registry, new_version, utcnow
 from traygo.store import open_store
@@ -37,9 +39,9 @@ class TrainRequest:
     label: str
     store: str
     cache: Path
-    images: Path | None = None
-    architecture: str = "default"
-    epochs: int = 40
+    images: Path | list[Path] | None = None  # folders of class folders
+    architecture: str = "backbone"
+    epochs: int | None = None  # None: the architecture's own default
     seed: int = 1337
     quantization: str = "none"
     min_accuracy: float = 0.8
@@ -66,10 +68,32 @@ class Split:
     validation: tuple[np.ndarray, np.ndarray]
 
 
+ARCHITECTURES = ("backbone", "scratch", "seed")
+DEFAULT_EPOCHS = {"backbone": 300, "scratch": 40, "seed": 40}
+
+
 def run(req: TrainRequest) -> TrainResult:
+    if req.architecture not in ARCHITECTURES:
+        raise ConfigError(
+            f"--arch {req.architecture}: unknown; choose one of {', '.join(ARCHITECTURES)}"
+        )
+    if req.epochs is None:
+        req.epochs = DEFAULT_EPOCHS[req.architecture]
     label = label_config.get_label(req.label, req.labels_file)
     registry = Registry(open_store(req.store))
     data = _dataset(req, label, registry)
+    if req.architecture == "backbone":
+        from training.head_job import train_head
+
+        return train_head(req, label, registry, data)
+    return _train_from_images(req, label, registry, data)
+
+
+def _train_from_images(
+    req: TrainRequest, label: label_config.Label, registry: Registry, data: ds.Dataset
+) -> TrainResult:
+    """`seed` and `scratch`: a whole network on the prepared images."""
+    assert req.epochs is not None
     arrays = _split_arrays(data, req)
     run_id = req.run_id or _run_id(req, data)
     checkpoints = Checkpoints(registry.store, label.name, run_id)
@@ -83,7 +107,7 @@ def run(req: TrainRequest) -> TrainResult:
         req.resume,
         req.callbacks,
     )
-    evaluation = _evaluate(fitted.model, arrays, label.classes)
+    evaluation = evaluate_model(fitted.model, arrays, label.classes)
     model_bytes = tflite.convert(fitted.model, req.quantization, arrays.train[0][:200])
     checked = parity.check(
         model_bytes,
@@ -92,26 +116,55 @@ def run(req: TrainRequest) -> TrainResult:
         evaluation["threshold"],
         req.quantization,
     )
-    live_version, live_acc = gate.live_accuracy(registry, label.name, *arrays.validation)
+    live_version, live_acc = gate.live_accuracy(
+        registry, label.name, arrays.validation[1], _image_scorer(arrays.validation[0])
+    )
     decision = gate.decide(
         evaluation["metrics"]["accuracy"], req.min_accuracy, live_version, live_acc
     )
-    meta = _metadata(req, label.classes, data, fitted, evaluation, checked, decision)
+    meta = version_metadata(req, label.classes, data, fitted, evaluation, checked, decision)
     version = new_version(data.fingerprint + run_id)
-    artifacts = _artifacts(fitted, model_bytes, evaluation, arrays, label.classes)
-    published = registry.publish(label.name, version, artifacts, meta)
+    artifacts = report_artifacts(fitted, model_bytes, evaluation, arrays.validation, label.classes)
+    result = publish(req, registry, label.name, version, artifacts, meta)
     checkpoints.clear()
-    promoted, message = False, f"not promoted (pass --promote to promote): {decision['reason']}"
+    return result
+
+
+def publish(
+    req: TrainRequest,
+    registry: Registry,
+    label: str,
+    version: str,
+    artifacts: dict[str, bytes],
+    meta: dict[str, Any],
+) -> TrainResult:
+    """Publish a version, then promote it when asked and its gate passed."""
+    published = registry.publish(label, version, artifacts, meta)
+    reason = meta["gate"]["reason"]
+    promoted, message = False, f"not promoted (pass --promote to promote): {reason}"
     if req.promote:
-        promoted, message = registry.promote_if_gate_passed(label.name, version)
-    where = registry.store.url(f"models/{label.name}/{version}/")
+        promoted, message = registry.promote_if_gate_passed(label, version)
+    where = registry.store.url(layout.version_prefix(label, version))
     return TrainResult(version, published, where, promoted, message)
+
+
+def _image_scorer(images: np.ndarray) -> gate.Scorer:
+    """Scores a live whole-image model of our input size on the validation images."""
+
+    def score(meta: dict[str, Any], model: bytes) -> np.ndarray | None:
+        spec = meta["input"]
+        if meta.get("backbone") or (spec["height"], spec["width"]) != DEFAULT_SIZE:
+            return None
+        return evaluate.probabilities(tflite.run(model, images))
+
+    return score
 
 
 def _dataset(req: TrainRequest, label: label_config.Label, registry: Registry) -> ds.Dataset:
     if req.images is not None:
-        data = ds.from_folders(req.images, label.classes)
-        where = f"--images {req.images}"
+        roots = req.images if isinstance(req.images, list) else [req.images]
+        data = ds.from_folders(roots, label.classes)
+        where = "--images " + " ".join(map(str, roots))
     else:
         files = sync_label(registry.store, label, req.cache)
         data = ds.collect(files, label.classes)
@@ -139,7 +192,7 @@ def _split_arrays(data: ds.Dataset, req: TrainRequest) -> Split:
     return Split(arrays(fitting), arrays(monitor), arrays(validation))
 
 
-def _evaluate(model: keras.Model, arrays: Split, classes: tuple[str, str]) -> dict[str, Any]:
+def evaluate_model(model: keras.Model, arrays: Split, classes: tuple[str, str]) -> dict[str, Any]:
     monitor_probs = evaluate.probabilities(model.predict(arrays.monitor[0], verbose=0))
     threshold = evaluate.choose_threshold(arrays.monitor[1], monitor_probs)
     val_logits = model.predict(arrays.validation[0], verbose=0)
@@ -167,7 +220,7 @@ def _run_id(req: TrainRequest, data: ds.Dataset) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def _metadata(
+def version_metadata(
     req: TrainRequest,
     classes: tuple[str, str],
     data: ds.Dataset,
@@ -175,8 +228,9 @@ def _metadata(
     evaluation: dict[str, Any],
     checked: parity.Parity,
     decision: dict[str, object],
+    size: tuple[int, int] = DEFAULT_SIZE,
 ) -> dict[str, Any]:
-    height, width = DEFAULT_SIZE
+    height, width = size
     metrics = dict(evaluation["metrics"])
     threshold = metrics.pop("threshold")
     return {
@@ -209,13 +263,14 @@ def _metadata(
     }
 
 
-def _artifacts(
+def report_artifacts(
     fitted: Any,
     model_bytes: bytes,
     evaluation: dict[str, Any],
-    arrays: Split,
+    validation: tuple[np.ndarray, np.ndarray],
     classes: tuple[str, str],
 ) -> dict[str, bytes]:
+    """model.tflite, model.keras and the report; `validation` holds the pictures themselves."""
     with tempfile.TemporaryDirectory() as tmp:
         keras_path = Path(tmp) / "model.keras"
         fitted.model.save(keras_path)
@@ -230,7 +285,7 @@ def _artifacts(
         ),
         "report/training_curves.png": report.training_curves_png(fitted.history),
         "report/worst_mistakes.png": report.worst_mistakes_png(
-            arrays.validation[0], arrays.validation[1], evaluation["val_probs"], classes
+            validation[0], validation[1], evaluation["val_probs"], classes
         ),
     }
 

@@ -53,3 +53,25 @@ def run(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
         interpreter.invoke()
         out[i] = interpreter.get_tensor(sink)[0]
     return out
+
+
+def run_features(model_bytes: bytes, inputs: np.ndarray, threads: int = 0) -> np.ndarray:
+    """The model's single output for each input row, one invoke per row, as served.
+
+    `threads` 0 means every core: training extracts features with the same TFLite the Lambda
+    runs, so a head learns on exactly the numbers it will be served.
+    """
+    import os
+
+    interpreter = interpreter_class()(
+        model_content=model_bytes, num_threads=threads or os.cpu_count() or 1
+    )
+    interpreter.allocate_tensors()
+    source = interpreter.get_input_details()[0]["index"]
+    sink = interpreter.get_output_details()[0]
+    out = np.empty((len(inputs), *sink["shape"][1:]), dtype=np.float32)
+    for i, row in enumerate(inputs):
+        interpreter.set_tensor(source, row[None].astype(np.float32))
+        interpreter.invoke()
+        out[i] = interpreter.get_tensor(sink["index"])[0]
+    return out

@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "traygo.commands"
 # Which extra installs each verb's part, for the message when its import fails.
 EXTRAS = {
     "train": "training",
+    "backbone": "training",
     "scrape": "scraper",
     "serve": "inference",
     "run": "inference",

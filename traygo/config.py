@@ -132,7 +132,13 @@ _SETTINGS: list[Setting] = [
         "chromedriver", ("TRAYGO_CHROMEDRIVER",), "/usr/bin/chromedriver", "ChromeDriver binary."
     ),
     # --- training ---
-    Setting("epochs", ("TRAYGO_EPOCHS",), 30, "Most epochs to train.", _positive_int),
+    Setting(
+        "epochs",
+        ("TRAYGO_EPOCHS",),
+        None,
+        "Most epochs to train (default: 300 for a backbone head, 40 for scratch and seed).",
+        _positive_int,
+    ),
     Setting("seed", ("TRAYGO_SEED",), 1337, "Random seed for split and training.", int),
     Setting(
         "min_accuracy",

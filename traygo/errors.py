@@ -32,6 +32,10 @@ class PreconditionFailed(StoreError):
     """A conditional write lost a race: the object changed since it was read."""
 
 
+class AlreadyExists(PreconditionFailed):
+    """A create-only write found the key taken."""
+
+
 class RegistryError(TraygoError):
     """The model registry holds something it cannot use (corrupt pointer, unknown version)."""
 

@@ -18,8 +18,12 @@ def manifest_key(slug: str) -> str:
     return f"{IMAGES}/{slug}/manifest.jsonl"
 
 
+# Every query's debug captures under one prefix, so one lifecycle rule expires them all.
+DEBUG = f"{IMAGES}/_debug"
+
+
 def debug_prefix(slug: str) -> str:
-    return f"{IMAGES}/{slug}/_debug/"
+    return f"{DEBUG}/{slug}/"
 
 
 def label_prefix(label: str) -> str:
@@ -44,3 +48,29 @@ def live_key(label: str) -> str:
 
 def checkpoint_prefix(label: str, run_id: str) -> str:
     return f"{MODELS}/{label}/_checkpoints/{run_id}/"
+
+
+# --- the shared pretrained backbone and its feature cache ---
+BACKBONES = "backbones"
+FEATURES = "features"
+
+
+def backbone_prefix(version: str) -> str:
+    return f"{BACKBONES}/{version}/"
+
+
+def backbone_key(version: str, name: str) -> str:
+    return f"{BACKBONES}/{version}/{name}"
+
+
+def current_backbone_key() -> str:
+    """The backbone new heads train on and the Lambda serves with."""
+    return f"{BACKBONES}/current.json"
+
+
+def feature_prefix(backbone_version: str, view: str) -> str:
+    return f"{FEATURES}/{backbone_version}/{view}/"
+
+
+def feature_shard_key(backbone_version: str, view: str, shard: str) -> str:
+    return f"{FEATURES}/{backbone_version}/{view}/{shard}.npz"

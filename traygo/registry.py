@@ -15,26 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from traygo import layout
-from traygo.errors import NotFoundError, PreconditionFailed, RegistryError
+from traygo.errors import AlreadyExists, NotFoundError, PreconditionFailed, RegistryError
+from traygo.metadata import ModelMetadata
+from traygo.metadata import problems as schema_problems
 from traygo.store import Store
+from traygo.store.base import dump_json
 
 HISTORY_LIMIT = 20
 _CAS_ATTEMPTS = 20
-
-# What every metadata.json must hold (DESIGN.md, "Model metadata"); nested keys after the dot.
-REQUIRED_METADATA = {
-    "label": str,
-    "version": str,
-    "created_at": str,
-    "classes": list,
-    "input": dict,
-    "threshold": (int, float),
-    "metrics": dict,
-    "artifacts": dict,
-}
-REQUIRED_INPUT = ("height", "width", "channels", "dtype", "preprocessing")
-REQUIRED_METRICS = ("accuracy", "n")
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -53,24 +41,7 @@ def new_version(fingerprint: bytes | str, now: datetime | None = None) -> str:
 
 def metadata_problems(meta: Any) -> list[str]:
     """What is missing or mistyped in a metadata document (empty when it is usable)."""
-    if not isinstance(meta, dict):
-        return ["metadata is not a JSON object"]
-    problems = [
-        f"{key} must be {kind.__name__ if isinstance(kind, type) else 'a number'}"
-        for key, kind in REQUIRED_METADATA.items()
-        if not isinstance(meta.get(key), kind)
-    ]
-    if isinstance(meta.get("input"), dict):
-        problems += [f"input.{k} is missing" for k in REQUIRED_INPUT if k not in meta["input"]]
-    if isinstance(meta.get("metrics"), dict):
-        problems += [
-            f"metrics.{k} is missing" for k in REQUIRED_METRICS if k not in meta["metrics"]
-        ]
-    if isinstance(meta.get("classes"), list) and len(meta["classes"]) != 2:
-        problems.append("classes must name two classes, negative first")
-    if isinstance(meta.get("artifacts"), dict) and "model.tflite" not in meta["artifacts"]:
-        problems.append("artifacts must include model.tflite")
-    return problems
+    return schema_problems(ModelMetadata, meta)
 
 
 @dataclass(frozen=True)
@@ -173,8 +144,11 @@ class Registry:
                 return existing
             raise RegistryError(f"{self.store.url(meta_key)} already exists with other artifacts")
         for name, data in artifacts.items():
-            self.store.put_bytes(layout.artifact_key(label, version, name), data)
-        self.store.put_json(meta_key, meta)
+            self.store.put_new(layout.artifact_key(label, version, name), data)
+        try:
+            self.store.put_bytes(meta_key, dump_json(meta), "application/json", create_only=True)
+        except AlreadyExists:  # a concurrent publisher of this very version got there first
+            return self.publish(label, version, artifacts, metadata)
         return meta
 
     def promote(self, label: str, version: str) -> LivePointer:

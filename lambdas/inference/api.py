@@ -19,10 +19,10 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
 from lambdas.inference import predict as prediction
 from lambdas.inference import requests_in
-from lambdas.inference.errors import ApiError
+from lambdas.inference.errors import ApiError, from_image_error
 from lambdas.inference.models import LiveModels
 from traygo import config
-from traygo.errors import TraygoError
+from traygo.errors import ImageError, TraygoError
 from traygo.store import open_store
 
 logger = Logger(service="traygo-inference")
@@ -67,14 +67,17 @@ def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
                     "label": label,
                     "version": entry.version,
                     "status": "ok" if entry.model else "unavailable",
+                    "code": entry.code,
                     "problem": entry.problem,
                     "threshold": entry.model.threshold if entry.model else None,
+                    "backbone_version": getattr(entry.model, "backbone_version", None),
                     "accuracy": metrics.get("accuracy"),
+                    "balanced_accuracy": metrics.get("balanced_accuracy"),
                     "roc_auc": metrics.get("roc_auc"),
                     "n": metrics.get("n"),
                 }
             )
-        return json_response(200, {"models": out})
+        return json_response(200, {"models": out, "backbone": _backbone_status(live, out)})
 
     @app.post("/predict")
     def predict() -> Response:
@@ -98,27 +101,60 @@ def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
     @app.exception_handler(ApiError)
     def api_error(exc: ApiError) -> Response:
         logger.info("refused", extra={"status": exc.status, "code": exc.code, "why": exc.message})
-        return json_response(exc.status, exc.body())
+        return error_response(exc)
+
+    @app.exception_handler(ImageError)
+    def image_error(exc: ImageError) -> Response:
+        return api_error(from_image_error(exc))
 
     @app.exception_handler(TraygoError)
     def store_error(exc: TraygoError) -> Response:
+        # The message names store paths and buckets: logs only.
         logger.error("store unavailable", extra={"why": str(exc)})
-        return json_response(503, {"error": {"code": "unavailable", "message": str(exc)}})
+        return error_response(
+            ApiError(503, "unavailable", "the model store is unavailable; try again later")
+        )
 
     @app.not_found
     def not_found(exc: Exception) -> Response:
-        return json_response(404, {"error": {"code": "not_found", "message": "no such route"}})
+        return error_response(
+            ApiError(404, "not_found", "no such route; see GET /openapi.json for the routes")
+        )
 
     return app
+
+
+def _backbone_status(live: LiveModels, models: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The shared backbone, when any live label is a head on it."""
+    if not any(m["backbone_version"] for m in models):
+        return None
+    entry = live.backbone()
+    return {
+        "version": entry.version,
+        "status": "ok" if entry.model else "unavailable",
+        "code": entry.code,
+        "problem": entry.problem,
+    }
+
+
+def error_response(exc: ApiError) -> Response:
+    """The error body and an X-Request-Id header, both with the id the logs carry."""
+    request_id = logger.get_correlation_id()
+    headers = {"Cache-Control": "no-store"}
+    if request_id:
+        headers["X-Request-Id"] = str(request_id)
+    return Response(exc.status, "application/json", json.dumps(exc.body(request_id)), headers)
 
 
 def _body_bytes(event: Any) -> bytes:
     body = event.body or ""
     if event.is_base64_encoded:
         try:
-            return base64.b64decode(body)
+            return base64.b64decode(body, validate=True)
         except ValueError:
-            raise ApiError(400, "bad_base64", "the request body is not valid base64") from None
+            raise ApiError(
+                400, "bad_base64", "the request body is not valid base64; send it encoded again"
+            ) from None
     return body.encode("utf-8")
 
 

@@ -9,7 +9,7 @@ LIMIT_MB=250  # Lambda's unzipped limit
 rm -rf "$OUT"
 mkdir -p "$OUT"
 # boto3 is in the Lambda runtime already; everything else the handler imports is pinned here.
-grep -iE '^(ai-edge-litert|ai_edge_litert|numpy|pillow|urllib3|aws-lambda-powertools|aws_lambda_powertools|typing-extensions|typing_extensions|jmespath)==' \
+grep -iE '^(ai-edge-litert|ai_edge_litert|numpy|pillow|urllib3|aws-lambda-powertools|aws_lambda_powertools|typing-extensions|typing_extensions|jmespath|pydantic|pydantic_core|pydantic-core|annotated-types|annotated_types|typing-inspection|typing_inspection)==' \
   requirements/constraints.txt > "$OUT.requirements.txt"
 "$PIP" install -q --disable-pip-version-check --target "$OUT" \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \

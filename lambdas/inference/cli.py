@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
@@ -61,6 +62,7 @@ def run_app(store: str, host: str, port: int) -> None:
     registry = Registry(open_store(uri))
     if not demo_models.shipped():
         raise click.ClickException("no demo model is shipped in traygo/data/demo_models")
+    _ensure_backbone(registry.store, demo_models.backbone_versions())
     for line in demo_models.install(registry):
         click.echo(line)
     live = [
@@ -70,3 +72,26 @@ def run_app(store: str, host: str, port: int) -> None:
     ]
     click.echo(f"live models: {', '.join(live) or 'none'}")
     _serve(uri, host, port)
+
+
+def _ensure_backbone(store: Any, needed: set[str]) -> None:
+    """Import the shared backbone the demo heads were trained on, when the store lacks it.
+
+    The import is the training part's `traygo backbone import` verb (it needs TensorFlow and
+    the weights' package), reached through the CLI so this serving part never imports training.
+    """
+    from traygo import backbones
+    from traygo.cli import main
+
+    if not needed or all(backbones.exists(store, v) for v in needed):
+        return
+    click.echo("importing the shared backbone from its package (first run only) ...")
+    if main(["backbone", "import", "--store", store.uri]) != 0:
+        raise click.ClickException("the backbone import failed; see the message above")
+    missing = sorted(v for v in needed if not backbones.exists(store, v))
+    if missing:
+        raise click.ClickException(
+            f"the demo heads need backbone {', '.join(missing)}, but the installed package "
+            f"gives {backbones.current_version(store)}; reinstall with make setup, or retrain "
+            "them with make demo-model"
+        )

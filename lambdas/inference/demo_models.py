@@ -16,6 +16,12 @@ def shipped() -> list[Path]:
     return sorted(p for p in root.iterdir() if (p / "metadata.json").is_file())
 
 
+def backbone_versions() -> set[str]:
+    """The shared backbone versions the shipped heads were trained on."""
+    metas = [json.loads((f / "metadata.json").read_text()) for f in shipped()]
+    return {m["backbone"]["version"] for m in metas if m.get("backbone")}
+
+
 def install(registry: Registry) -> list[str]:
     """Publish each shipped demo model and make it live where its label has nothing live.
     Returns what it did, one line each."""

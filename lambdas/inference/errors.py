@@ -1,4 +1,5 @@
-"""Client-facing errors: each carries its HTTP status and a stable code."""
+"""Client-facing errors: each carries its HTTP status, a stable code and a message that says
+what to do. Details that would leak (store paths, buckets, addresses) go to the logs only."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ IMAGE_STATUS = {
     "too_small": 400,
     "unsupported_format": 415,
     "too_many_pixels": 413,
+    "too_large_to_decode": 413,
 }
 
 
@@ -24,8 +26,13 @@ class ApiError(Exception):
         self.code = code
         self.message = message
 
-    def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+    def body(self, request_id: str | None = None) -> dict[str, dict[str, str | None]]:
+        return error_body(self.code, self.message, request_id)
+
+
+def error_body(code: str, message: str, request_id: str | None) -> dict[str, dict[str, str | None]]:
+    """The one shape of every error answer; the request id finds its log lines."""
+    return {"error": {"code": code, "message": message, "request_id": request_id}}
 
 
 def from_image_error(exc: ImageError) -> ApiError:

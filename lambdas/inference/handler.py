@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lambdas.inference.api import http_app, logger, rest_app
+from lambdas.inference.errors import error_body
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
@@ -14,9 +16,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)
     except Exception:  # noqa: BLE001 - the last line of defence: log it, never leak a trace
         logger.exception("unhandled error")
+        request_id = logger.get_correlation_id()
+        message = "internal error; try again, and quote the request id if it persists"
         return {
             "statusCode": 500,
-            "headers": {"Content-Type": "application/json"},
-            "body": '{"error": {"code": "internal", "message": "internal error; see the logs"}}',
+            "headers": {"Content-Type": "application/json", "X-Request-Id": str(request_id)},
+            "body": json.dumps(error_body("internal", message, request_id)),
             "isBase64Encoded": False,
         }

@@ -1,4 +1,8 @@
-"""One TFLite model in memory, checked against its metadata when loaded."""
+"""TFLite models in memory, each checked against its metadata when loaded.
+
+Three kinds: a whole-image model (seed, scratch: pixels -> logits), the shared backbone
+(pixels -> features, run once per request) and a head (features -> logits, one per label).
+"""
 
 from __future__ import annotations
 
@@ -14,43 +18,110 @@ except ImportError:  # tflite-runtime 2.14, the last of its line (Python <= 3.11
 
 
 class ModelError(Exception):
-    """The model cannot serve: bad bytes, a shape that does not match, missing metadata."""
+    """The model cannot serve: bad bytes, a shape that does not match, missing metadata.
+
+    `code` is the reason clients see for the label being unavailable.
+    """
+
+    def __init__(self, message: str, code: str = "model_unloadable") -> None:
+        super().__init__(message)
+        self.code = code
 
 
-class LoadedModel:
-    def __init__(self, label: str, version: str, model: bytes, meta: dict[str, Any]) -> None:
-        self.label = label
-        self.version = version
-        self.meta = meta
+class _Tflite:
+    """One interpreter; an interpreter runs one invoke at a time, hence the lock."""
+
+    def __init__(self, name: str, model: bytes, expected_input: list[int]) -> None:
         try:
-            self.threshold = float(meta["threshold"])
-            spec = meta["input"]
-            self.size = (int(spec["height"]), int(spec["width"]))
-            self.positive_index = int(meta.get("output", {}).get("positive_index", 1))
-            self.output_kind = meta.get("output", {}).get("kind", "logits")
             self._interpreter = Interpreter(model_content=model, num_threads=1)
             self._interpreter.allocate_tensors()
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise ModelError(f"{label}/{version} cannot be loaded: {exc}") from None
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{name} cannot be loaded: {exc}") from None
         source = self._interpreter.get_input_details()[0]
-        expected = [1, *self.size, int(spec["channels"])]
-        if list(source["shape"]) != expected:
+        if list(source["shape"]) != expected_input:
             raise ModelError(
-                f"{label}/{version} takes input {list(source['shape'])}, "
-                f"but its metadata says {expected}"
+                f"{name} takes input {list(source['shape'])}, but its metadata says "
+                f"{expected_input}",
+                "metadata_mismatch",
             )
         self._input = source["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
-        self._lock = threading.Lock()  # an interpreter runs one invoke at a time
+        self._lock = threading.Lock()
+        self.invocations = 0
 
-    def probability(self, image: np.ndarray) -> float:
-        """P(label present) for one preprocessed uint8 HxWx3 image."""
-        batch = image[None].astype(np.float32)
+    def invoke(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:
-            self._interpreter.set_tensor(self._input, batch)
+            self._interpreter.set_tensor(self._input, batch.astype(np.float32))
             self._interpreter.invoke()
-            out = self._interpreter.get_tensor(self._output)[0].astype(np.float64)
+            self.invocations += 1
+            return self._interpreter.get_tensor(self._output)[0].copy()
+
+
+class _Classifier:
+    """What whole-image models and heads share: a threshold and logits -> P(present)."""
+
+    def __init__(self, label: str, version: str, meta: dict[str, Any]) -> None:
+        self.label = label
+        self.version = version
+        self.meta = meta
+        self.threshold = float(meta["threshold"])
+        output = meta.get("output") or {}
+        self.positive_index = int(output.get("positive_index", 1))
+        self.output_kind = output.get("kind", "logits")
+
+    def _probability(self, out: np.ndarray) -> float:
+        out = out.astype(np.float64)
         if self.output_kind == "probabilities":
             return float(out[self.positive_index])
         exp = np.exp(out - out.max())
         return float(exp[self.positive_index] / exp.sum())
+
+
+class LoadedModel(_Classifier):
+    """A whole-image model: one invoke of its own per request."""
+
+    backbone_version: str | None = None
+
+    def __init__(self, label: str, version: str, model: bytes, meta: dict[str, Any]) -> None:
+        super().__init__(label, version, meta)
+        spec = meta["input"]
+        self.size = (int(spec["height"]), int(spec["width"]))
+        self._model = _Tflite(f"{label}/{version}", model, [1, *self.size, 3])
+
+    def probability(self, image: np.ndarray) -> float:
+        """P(label present) for one preprocessed uint8 HxWx3 image."""
+        return self._probability(self._model.invoke(image[None]))
+
+
+class LoadedHead(_Classifier):
+    """A label's head: scores the shared backbone's features, no pixels of its own."""
+
+    def __init__(self, label: str, version: str, model: bytes, meta: dict[str, Any]) -> None:
+        super().__init__(label, version, meta)
+        ref = meta["backbone"]
+        self.backbone_version: str = ref["version"]
+        self.features = int(ref["features"])
+        self._model = _Tflite(f"{label}/{version}", model, [1, self.features])
+
+    def probability(self, features: np.ndarray) -> float:
+        return self._probability(self._model.invoke(features[None]))
+
+
+class LoadedBackbone:
+    """The shared backbone: pixels -> pooled features, once per request for every head."""
+
+    def __init__(self, version: str, model: bytes, meta: dict[str, Any]) -> None:
+        self.version = version
+        self.meta = meta
+        spec = meta["input"]
+        self.size = (int(spec["height"]), int(spec["width"]))
+        self.features = int(meta["features"])
+        self._model = _Tflite(f"backbone {version}", model, [1, *self.size, 3])
+
+    @property
+    def invocations(self) -> int:
+        return self._model.invocations
+
+    def run(self, image: np.ndarray) -> np.ndarray:
+        """Features for one preprocessed uint8 HxWx3 image."""
+        return self._model.invoke(image[None])

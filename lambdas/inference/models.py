@@ -1,30 +1,51 @@
-"""The live models: pointers re-checked at most every `ttl` seconds, bytes loaded once."""
+"""The live models and the shared backbone, each re-checked at most every `ttl` seconds.
+
+Each label is isolated: a label whose pointer, metadata or model is broken is reported
+unavailable with a reason code while every other label answers. A failed load is retried after
+the TTL, backing off while it keeps failing, so a fixed model comes back without a redeploy.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from lambdas.inference.interpreter import LoadedModel, ModelError
+from lambdas.inference.interpreter import LoadedBackbone, LoadedHead, LoadedModel, ModelError
 from traygo import layout
-from traygo.errors import NotFoundError, StoreError, TraygoError
+from traygo.errors import NotFoundError, RegistryError, StoreError, TraygoError
+from traygo.metadata import BackboneMetadata, ModelMetadata, problems
 from traygo.registry import LivePointer
 from traygo.store import Store
 
 log = logging.getLogger(__name__)
 
+MAX_BACKOFF = 300.0  # seconds between retries of a load that keeps failing
+T = TypeVar("T")
+
 
 @dataclass
 class _Entry:
+    """What one label (or the backbone) serves now, or why it cannot."""
+
     checked_at: float
     etag: str | None
     version: str | None
-    model: LoadedModel | None = None
+    model: Any = None  # LoadedModel | LoadedHead | LoadedBackbone
     problem: str | None = None
+    code: str | None = None
+    failures: int = 0
+
+    def due(self, now: float, ttl: float) -> bool:
+        if self.problem is None:
+            return now - self.checked_at >= ttl
+        wait = min(ttl * 2 ** max(self.failures - 1, 0), MAX_BACKOFF)
+        return now - self.checked_at >= wait
 
 
 class LiveModels:
@@ -37,6 +58,7 @@ class LiveModels:
         self.ttl = ttl
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
+        self._backbone: _Entry | None = None
         self._labels: tuple[float, list[str]] | None = None
         self._lock = threading.Lock()
 
@@ -56,41 +78,117 @@ class LiveModels:
     def get(self, label: str) -> _Entry:
         with self._lock:
             entry = self._entries.get(label)
-            if entry is None or self._clock() - entry.checked_at >= self.ttl:
-                entry = self._refresh(label, entry)
+            if entry is None or entry.due(self._clock(), self.ttl):
+                entry = self._refresh(layout.live_key(label), entry, self._load_label(label))
                 self._entries[label] = entry
             return entry
 
-    def _refresh(self, label: str, old: _Entry | None) -> _Entry:
-        key = layout.live_key(label)
+    def backbone(self) -> _Entry:
+        """The current shared backbone, loaded on first need."""
+        with self._lock:
+            entry = self._backbone
+            if entry is None or entry.due(self._clock(), self.ttl):
+                entry = self._refresh(layout.current_backbone_key(), entry, self._load_backbone)
+                self._backbone = entry
+            return entry
+
+    # --- refreshing a pointer ---
+    def _refresh(self, key: str, old: _Entry | None, load: Callable[[str, str], _Entry]) -> _Entry:
+        now = self._clock()
+        retry = old is not None and old.problem is not None
         try:
-            data, etag = self.store.get_if_changed(key, old.etag if old else None)
+            data, etag = self.store.get_if_changed(key, None if retry or not old else old.etag)
         except NotFoundError:
-            return _Entry(self._clock(), None, None)
+            return _Entry(now, None, None)
         except StoreError as exc:
             log.warning("cannot read %s: %s", key, exc)
-            if old is not None:  # keep serving what we have through a store hiccup
-                old.checked_at = self._clock()
+            if old is not None and old.model is not None:  # serve on through a store hiccup
+                old.checked_at = now
                 return old
-            return _Entry(self._clock(), None, None, problem=f"cannot read the live pointer: {exc}")
-        if data is None and old is not None:  # unchanged
-            old.checked_at = self._clock()
+            return self._failed(old, None, None, "store_unreachable", "cannot read the store")
+        if data is None and old is not None:  # unchanged and healthy
+            old.checked_at = now
             return old
         try:
-            pointer = LivePointer.parse(self.store.url(key), data or b"")
+            version = _pointer_version(self.store.url(key), data or b"")
         except TraygoError as exc:
-            return _Entry(self._clock(), etag, None, problem=str(exc))
-        if old is not None and old.version == pointer.version and old.model is not None:
-            return _Entry(self._clock(), etag, pointer.version, old.model)
-        return self._load(label, pointer.version, etag)
+            log.error("%s: %s", key, exc)
+            return self._failed(old, etag, None, "pointer_corrupt", "its live pointer is corrupt")
+        if old is not None and old.version == version and old.model is not None:
+            return _Entry(now, etag, version, old.model)
+        entry = load(version, etag)
+        if entry.problem is not None:
+            return self._failed(old, etag, version, entry.code or "model_unloadable", entry.problem)
+        return entry
 
-    def _load(self, label: str, version: str, etag: str) -> _Entry:
+    def _failed(
+        self, old: _Entry | None, etag: str | None, version: str | None, code: str, problem: str
+    ) -> _Entry:
+        same = old is not None and old.version == version and old.code == code
+        failures = old.failures + 1 if same and old else 1
+        return _Entry(self._clock(), etag, version, None, problem, code, failures)
+
+    # --- loading a version ---
+    def _load_label(self, label: str) -> Callable[[str, str], _Entry]:
+        def load(version: str, etag: str) -> _Entry:
+            def build() -> LoadedModel | LoadedHead:
+                meta = self._document(layout.metadata_key(label, version), ModelMetadata)
+                model = self._artifact(meta, "model.tflite")
+                kind = LoadedHead if meta.get("backbone") else LoadedModel
+                return kind(label, version, model, meta)
+
+            return self._guarded(f"{label}/{version}", version, etag, build)
+
+        return load
+
+    def _load_backbone(self, version: str, etag: str) -> _Entry:
+        def build() -> LoadedBackbone:
+            key = layout.backbone_key(version, "metadata.json")
+            meta = self._document(key, BackboneMetadata)
+            return LoadedBackbone(version, self._artifact(meta, "backbone.tflite"), meta)
+
+        return self._guarded(f"backbone {version}", version, etag, build)
+
+    def _guarded(self, name: str, version: str, etag: str, build: Callable[[], T]) -> _Entry:
         try:
-            meta = json.loads(self.store.get_bytes(layout.metadata_key(label, version)))
-            model_bytes = self.store.get_bytes(layout.artifact_key(label, version, "model.tflite"))
-            model = LoadedModel(label, version, model_bytes, meta)
-        except (StoreError, ModelError, ValueError) as exc:
-            log.error("live model %s/%s is broken: %s", label, version, exc)
-            return _Entry(self._clock(), etag, version, problem=str(exc))
-        log.info("loaded %s/%s", label, version)
+            model = build()
+        except ModelError as exc:
+            log.error("%s cannot serve: %s", name, exc)
+            return _Entry(self._clock(), etag, version, None, str(exc), exc.code)
+        except NotFoundError:
+            log.error("%s: an artifact is missing", name)
+            problem = "an artifact is missing"
+            return _Entry(self._clock(), etag, version, None, problem, "artifact_missing")
+        except StoreError as exc:
+            log.error("%s: %s", name, exc)
+            return _Entry(self._clock(), etag, version, None, "store error", "store_unreachable")
+        log.info("loaded %s", name)
         return _Entry(self._clock(), etag, version, model)
+
+    def _document(self, key: str, schema: Any) -> dict[str, Any]:
+        meta = self.store.get_json(key)
+        found = problems(schema, meta)
+        if found:
+            log.error("%s: unusable metadata: %s", key, "; ".join(found))
+            raise ModelError(f"unusable metadata ({found[0]})", "metadata_invalid")
+        return meta
+
+    def _artifact(self, meta: dict[str, Any], name: str) -> bytes:
+        spec = meta["artifacts"][name]
+        data = self.store.get_bytes(spec["key"])
+        if hashlib.sha256(data).hexdigest() != spec["sha256"]:
+            raise ModelError(f"{name} does not match its recorded sha256", "artifact_corrupt")
+        return data
+
+
+def _pointer_version(where: str, data: bytes) -> str:
+    """The version a live.json or backbones/current.json names."""
+    if where.endswith("/current.json"):
+        try:
+            version = json.loads(data).get("version")
+        except (ValueError, AttributeError):
+            version = None
+        if not isinstance(version, str) or not version:
+            raise RegistryError(f"{where} is corrupt")
+        return version
+    return LivePointer.parse(where, data).version

@@ -11,6 +11,10 @@ from lambdas.inference.errors import ApiError
 from lambdas.inference.fetch import fetch_image
 
 RAW_TYPES = ("application/octet-stream",)
+# A request is {"url"|"image", "labels"}: a handful of containers and commas. Counting them
+# before parsing refuses a deep or wide document before it costs a recursion or a gigabyte.
+MAX_JSON_CONTAINERS = 64
+MAX_JSON_COMMAS = 4096
 
 
 @dataclass(frozen=True)
@@ -43,10 +47,13 @@ def parse(
 def _from_json(
     body: bytes, labels: list[str] | None, max_bytes: int, fetch_timeout: float
 ) -> PredictInput:
+    _check_shape(body)
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+        raise ApiError(400, "bad_json", "the body is not valid JSON; send a JSON object") from None
+    except RecursionError:  # a nesting the container count let through still gets a 400
+        raise _too_complex() from None
     if not isinstance(doc, dict):
         raise ApiError(
             400, "bad_json", 'the body must be a JSON object: {"url": …} or {"image": …}'
@@ -72,6 +79,21 @@ def _from_json(
     if not image:
         raise ApiError(400, "empty", '"image" is empty')
     return PredictInput(image, labels, "base64")
+
+
+def _check_shape(body: bytes) -> None:
+    containers = body.count(b"{") + body.count(b"[")
+    if containers > MAX_JSON_CONTAINERS or body.count(b",") > MAX_JSON_COMMAS:
+        raise _too_complex()
+
+
+def _too_complex() -> ApiError:
+    return ApiError(
+        400,
+        "json_too_complex",
+        'the JSON body is too deeply nested or has too many items; send {"url": …} or '
+        '{"image": …} with an optional short "labels" list',
+    )
 
 
 def _labels_from_query(raw: str | None) -> list[str] | None:

@@ -1,4 +1,11 @@
-"""A real HTTP server in front of the Lambda handler, sending it what API Gateway would."""
+"""A real HTTP server in front of the Lambda handler, sending it what API Gateway would.
+
+Framing is checked here, as API Gateway does in front of the Lambda: one whole-number
+Content-Length (400 otherwise), at most the request limit (413), no chunked bodies (411) or
+other transfer codings (501), and the whole request read within REQUEST_READ_SECONDS.
+The stdlib server was kept over a WSGI server such as waitress so that these refusals carry
+the API's JSON error body and request id, with no dependency added to the inference part.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from lambdas.inference.errors import error_body
 from lambdas.inference.handler import handler
 from traygo import config
+from traygo.net.deadline import Deadline, watchdog
 
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded")
+REQUEST_READ_SECONDS = 30.0
 
 
 def rest_event(method: str, target: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
@@ -65,6 +75,12 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "traygo"
     protocol_version = "HTTP/1.1"
 
+    def handle_one_request(self) -> None:
+        # A total deadline to read the request (line, headers, body): a client trickling bytes
+        # or idling on a kept-alive connection gets cut off instead of holding this thread.
+        with watchdog(Deadline(REQUEST_READ_SECONDS), lambda: self.connection) as self._dog:
+            super().handle_one_request()
+
     def do_GET(self) -> None:
         self._serve()
 
@@ -72,24 +88,10 @@ class Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        limit = int(config.get("max_request_bytes"))
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > limit:
-            self.close_connection = True
-            self._reply(
-                413,
-                {"Content-Type": "application/json"},
-                json.dumps(
-                    {
-                        "error": {
-                            "code": "too_large",
-                            "message": f"the request body is over {limit} bytes",
-                        }
-                    }
-                ).encode(),
-            )
+        body = self._read_body()
+        self._dog.stand_down()  # read in time: serving it may take as long as it needs
+        if body is None:
             return
-        body = self.rfile.read(length) if length else b""
         event = rest_event(self.command, self.path, dict(self.headers.items()), body)
         response = handler(event, LocalContext(event["requestContext"]["requestId"]))
         payload = response.get("body") or ""
@@ -98,6 +100,37 @@ class Handler(BaseHTTPRequestHandler):
         for name, values in (response.get("multiValueHeaders") or {}).items():
             headers[name] = ", ".join(values)
         self._reply(int(response["statusCode"]), headers, data)
+
+    def _read_body(self) -> bytes | None:
+        """The body, or None once an error has been answered (the connection then closes)."""
+        coding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+        if coding:
+            if "chunked" in coding:
+                return self._refuse(411, "length_required", "send the body with a Content-Length")
+            return self._refuse(
+                501, "not_implemented", f"Transfer-Encoding {coding} is not supported"
+            )
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if len(lengths) > 1 or not all(v.strip().isdigit() for v in lengths):
+            return self._refuse(
+                400, "bad_content_length", "send one Content-Length: a whole number"
+            )
+        length = int(lengths.pop()) if lengths else 0
+        limit = int(config.get("max_request_bytes"))
+        if length > limit:
+            return self._refuse(413, "too_large", f"the request body is over {limit} bytes")
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length or self._dog.fired:
+            self.close_connection = True  # the client went away or ran out of time
+            return None
+        return body
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        self.close_connection = True  # the unread body must not be taken for the next request
+        request_id = str(uuid.uuid4())
+        body = json.dumps(error_body(code, message, request_id)).encode()
+        self._reply(status, {"Content-Type": "application/json", "X-Request-Id": request_id}, body)
+        return None
 
     def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
         self.send_response(status)

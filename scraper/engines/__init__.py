@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote_plus
 
 from traygo.errors import ConfigError
@@ -16,11 +18,26 @@ class Source:
     full: str | None
     thumb: str | None
     page_url: str | None
+    item_id: str | None = None  # the engine's own id for the result, where it has one
 
     @property
     def key(self) -> str:
-        """Identity on the page: two results may share a (broken) full-size URL."""
-        return f"{self.full or ''} {self.thumb or ''}".strip()
+        """Identity on the page: the engine's id, else the URLs (two results may share a broken
+        full-size URL, and a thumbnail's URL changes once the page loads it)."""
+        return self.item_id or f"{self.full or ''} {self.thumb or ''}".strip()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one read of a results page found: which layout it was, and one source per result
+    container (a container with no URL at all is still counted, for the layout check)."""
+
+    layout: str | None
+    sources: list[Source]
+
+    @property
+    def with_full(self) -> int:
+        return sum(1 for s in self.sources if s.full)
 
 
 @dataclass(frozen=True)
@@ -28,13 +45,22 @@ class Engine:
     name: str
     base_url: str
     search_path: str  # with {q} for the quoted query
-    collect_js: str  # returns [{full, thumb, page}] for every result on the page so far
+    read_js: str  # returns what `parse` reads: the page's result containers and data so far
+    parse: Callable[[Any], Parsed]
     more_selector: str  # a "show more results" button
     end_selector: str  # shown when there are no more results
 
     def search_url(self, query: str, base_url: str | None = None) -> str:
         base = (base_url or self.base_url).rstrip("/")
         return base + self.search_path.format(q=quote_plus(query))
+
+
+def sources_from_items(engine: str, items: list[dict] | None) -> list[Source]:
+    """`[{full, thumb, page}]` as the engines' page scripts return them."""
+    return [
+        Source(engine, i.get("full") or None, i.get("thumb") or None, i.get("page") or None)
+        for i in items or []
+    ]
 
 
 def registry() -> dict[str, Engine]:

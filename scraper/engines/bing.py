@@ -2,9 +2,9 @@
 `turl` (thumbnail) and `purl` (page); thumbnails in `img.mimg` load lazily behind `data:` GIF
 placeholders."""
 
-from scraper.engines import Engine
+from scraper.engines import Engine, Parsed, sources_from_items
 
-COLLECT_JS = """
+READ_JS = """
 return Array.from(document.querySelectorAll('a.iusc')).map(a => {
   let m = {};
   try { m = JSON.parse(a.getAttribute('m') || '{}'); } catch (e) {}
@@ -18,11 +18,17 @@ return Array.from(document.querySelectorAll('a.iusc')).map(a => {
 });
 """
 
+
+def parse(items: list[dict] | None) -> Parsed:
+    return Parsed("a.iusc", sources_from_items("bing", items))
+
+
 ENGINE = Engine(
     name="bing",
     base_url="https://www.bing.com",
     search_path="/images/search?q={q}&form=HDRSC2&first=1",
-    collect_js=COLLECT_JS,
+    read_js=READ_JS,
+    parse=parse,
     more_selector="a.btn_seemore, input.btn_seemore",
     end_selector="#mmComponent_images_2 .mm_seemore_end, .bop_end",
 )

@@ -1,9 +1,9 @@
 """Yahoo: results are `li` items under `#sres`; the thumbnail is `img[data-src]` and the
 full-size URL is the `imgurl=` parameter of the result's link (`rurl=` is the page)."""
 
-from scraper.engines import Engine
+from scraper.engines import Engine, Parsed, sources_from_items
 
-COLLECT_JS = """
+READ_JS = """
 return Array.from(document.querySelectorAll('#sres li')).map(li => {
   const a = li.querySelector('a');
   const img = li.querySelector('img');
@@ -19,11 +19,17 @@ return Array.from(document.querySelectorAll('#sres li')).map(li => {
 });
 """
 
+
+def parse(items: list[dict] | None) -> Parsed:
+    return Parsed("#sres li", sources_from_items("yahoo", items))
+
+
 ENGINE = Engine(
     name="yahoo",
     base_url="https://images.search.yahoo.com",
     search_path="/search/images?p={q}",
-    collect_js=COLLECT_JS,
+    read_js=READ_JS,
+    parse=parse,
     more_selector="button[name='more-res'], button.more-res",
     end_selector="#sres-end, .no-more-results",
 )

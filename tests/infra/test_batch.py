@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.batch_jobs import RETRY_ATTEMPTS, RETRY_ON_STATUS
+from infra.batch_jobs import RETRY_ATTEMPTS, RETRY_ON_REASON, RETRY_ON_STATUS
 from tests.infra.conftest import Synthesized, synth
 
 
@@ -82,7 +82,7 @@ def test_training_gate_default_comes_from_context(synthesized: Synthesized) -> N
     assert job_definitions(synthesized)["train"]["Parameters"] == {"minAccuracy": "0.8"}
 
 
-def test_retries_infrastructure_failures_and_exits_on_the_jobs_own(
+def test_retries_what_fargate_spot_throws_and_exits_on_the_jobs_own(
     synthesized: Synthesized,
 ) -> None:
     for props in job_definitions(synthesized).values():
@@ -90,14 +90,20 @@ def test_retries_infrastructure_failures_and_exits_on_the_jobs_own(
         assert strategy["Attempts"] == RETRY_ATTEMPTS
         rules = strategy["EvaluateOnExit"]
         assert len(rules) <= 5  # Batch's limit
-        retried = [r["OnStatusReason"] for r in rules if r["Action"] == "RETRY"]
-        assert retried == list(RETRY_ON_STATUS)
-        assert any(s.startswith("Host EC2") for s in retried)
-        assert any("Spot" in s for s in retried)
+        retried = [r for r in rules if r["Action"] == "RETRY"]
+        on_reason = [r["OnReason"] for r in retried if "OnReason" in r]
+        on_status = [r["OnStatusReason"] for r in retried if "OnStatusReason" in r]
+        assert on_reason == list(RETRY_ON_REASON)
+        assert on_status == list(RETRY_ON_STATUS)
+        # Fargate's start failures are the container's reason; Spot reclaim is the status.
+        assert "CannotPullContainerError*" in on_reason
+        assert "ResourceInitializationError*" in on_reason
+        assert any(s.startswith("Your Spot Task was interrupted") for s in on_status)
+        assert not any(s.startswith("Host EC2") for s in on_status)  # EC2 compute only
         # The last rule catches everything else: a job's own failure is not retried.
         assert rules[-1] == {"Action": "EXIT", "OnReason": "*"}
         # Batch matches a trailing * only.
-        assert all("*" not in r.rstrip("*") for r in retried)
+        assert all("*" not in r.rstrip("*") for r in on_reason + on_status)
 
 
 def test_images_are_assets_from_the_parts_dockerfiles_not_built_at_synth(

@@ -24,6 +24,7 @@ UNSCOPABLE = {
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
+    "batch:DescribeJobs",
 }
 
 
@@ -63,16 +64,31 @@ def test_scraper_writes_images_only(synthesized: Synthesized, bucket: str) -> No
     }
 
 
-def test_training_reads_images_writes_models_but_not_the_live_pointer(
+def test_training_creates_versions_once_and_never_moves_the_live_pointer(
     synthesized: Synthesized, bucket: str
 ) -> None:
-    grants = s3_grants(statements_of_role(synthesized.template, "JobsTrainJobRole"))
-    assert grants == {
+    statements = statements_of_role(synthesized.template, "JobsTrainJobRole")
+    create_only = [st for st in statements if st.get("Condition")]
+    assert s3_grants([st for st in statements if not st.get("Condition")]) == {
         bucket: {"s3:ListBucket"},
         f"{bucket}/images/*": {"s3:GetObject"},
-        f"{bucket}/models/*": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+        f"{bucket}/models/*": {"s3:GetObject"},
+        f"{bucket}/backbones/*": {"s3:GetObject"},
+        f"{bucket}/features/*": {"s3:GetObject"},
+        f"{bucket}/models/*/_checkpoints/*": {"s3:PutObject", "s3:DeleteObject"},
+        f"{bucket}/backbones/current.json": {"s3:PutObject"},
         f"DENY {bucket}/models/*/live.json": {"s3:PutObject", "s3:DeleteObject"},
     }
+    # Versions, backbones and features: PutObject only with If-None-Match, so S3 refuses (412)
+    # to replace an existing key; and no delete at all outside the checkpoints.
+    (statement,) = create_only
+    assert statement["Effect"] == "Allow"
+    assert statement["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+    assert s3_grants(create_only) == {
+        f"{bucket}/{prefix}/*": {"s3:PutObject"} for prefix in ("models", "backbones", "features")
+    }
+    every_action = {a for st in statements if st["Effect"] == "Allow" for a in actions(st)}
+    assert "s3:DeleteObjectVersion" not in every_action
 
 
 def test_promotion_only_moves_live_pointers(synthesized: Synthesized, bucket: str) -> None:
@@ -84,11 +100,12 @@ def test_promotion_only_moves_live_pointers(synthesized: Synthesized, bucket: st
     }
 
 
-def test_lambda_reads_models_only(synthesized: Synthesized, bucket: str) -> None:
+def test_lambda_reads_models_and_backbones_only(synthesized: Synthesized, bucket: str) -> None:
     statements = statements_of_role(synthesized.template, "InferenceFunctionRole")
     assert s3_grants(statements) == {
         bucket: {"s3:ListBucket"},
         f"{bucket}/models/*": {"s3:GetObject"},
+        f"{bucket}/backbones/*": {"s3:GetObject"},
     }
     others = {a for st in statements for a in actions(st) if not a.startswith("s3:")}
     assert others == {"logs:CreateLogStream", "logs:PutLogEvents"}
@@ -107,3 +124,17 @@ def test_state_machine_submits_only_to_its_queue(synthesized: Synthesized) -> No
     queue, _ = synthesized.one("AWS::Batch::JobQueue")
     assert f"<{queue}.JobQueueArn>" in targets
     assert all(t.endswith(":job-definition/*") or "JobQueue" in t for t in targets)
+
+
+def test_state_machine_can_follow_and_terminate_what_it_started(synthesized: Synthesized) -> None:
+    """`.sync` Batch: without DescribeJobs and TerminateJob an aborted or timed-out execution
+    leaves its jobs running; the events rule is how Step Functions hears that a job ended."""
+    statements = statements_of_role(synthesized.template, "PipelineStateMachineRole")
+    by_action = {a: {render(r) for r in resources(st)} for st in statements for a in actions(st)}
+    batch = "arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>"
+    assert by_action["batch:TerminateJob"] == {f"{batch}:job/*"}
+    assert by_action["batch:DescribeJobs"] == {"*"}
+    rule = "StepFunctionsGetEventsForBatchJobsRule"
+    for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
+        (target,) = by_action[action]
+        assert target.endswith(f":rule/{rule}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
 from typing import Any
 
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Synthesized, synth
 
 
 def methods(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
@@ -105,3 +108,56 @@ def test_outputs_name_everything_submit_and_users_need(synthesized: Synthesized)
     assert expected <= set(synthesized.template["Outputs"])
     key, _ = synthesized.one("AWS::ApiGateway::ApiKey")
     assert synthesized.template["Outputs"][outputs.API_KEY_ID]["Value"] == {"Ref": key}
+
+
+def test_lambda_body_limit_fits_lambdas_payload_after_base64(synthesized: Synthesized) -> None:
+    _, function = _our_function(synthesized)
+    limit = int(function["Properties"]["Environment"]["Variables"]["TRAYGO_MAX_REQUEST_BYTES"])
+    assert limit <= int(4.4 * 1024 * 1024)
+    # API Gateway hands binary bodies to Lambda base64-encoded; Lambda takes 6 MB synchronous.
+    assert 4 * math.ceil(limit / 3) + 128 * 1024 <= 6 * 1024 * 1024
+    assert limit >= 4 * 1024 * 1024  # still room for a phone photo
+
+
+def test_reserved_concurrency_from_context(synthesized: Synthesized, tmp_path: Path) -> None:
+    _, function = _our_function(synthesized)
+    assert function["Properties"]["ReservedConcurrentExecutions"] == 10
+    custom = synth(tmp_path / "custom", {"lambdaReservedConcurrency": "25"})
+    assert _our_function(custom)[1]["Properties"]["ReservedConcurrentExecutions"] == 25
+    unreserved = synth(tmp_path / "none", {"lambdaReservedConcurrency": "none"})
+    assert "ReservedConcurrentExecutions" not in _our_function(unreserved)[1]["Properties"]
+
+
+def gateway_responses(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
+    found = synthesized.resources("AWS::ApiGateway::GatewayResponse").values()
+    return {r["Properties"]["ResponseType"]: r["Properties"] for r in found}
+
+
+def test_gateway_errors_have_the_json_shape_and_cors(synthesized: Synthesized) -> None:
+    responses = gateway_responses(synthesized)
+    assert {"REQUEST_TOO_LARGE", "THROTTLED", "QUOTA_EXCEEDED", "DEFAULT_4XX", "DEFAULT_5XX"} <= (
+        set(responses)
+    )
+    for kind, props in responses.items():
+        headers = props["ResponseParameters"]
+        origin = headers["gatewayresponse.header.Access-Control-Allow-Origin"]
+        assert origin == "'https://demo.example.com'", kind
+        assert headers["gatewayresponse.header.Content-Type"] == "'application/json'"
+        template = props["ResponseTemplates"]["application/json"]
+        # API Gateway's own message variable is already a quoted JSON string.
+        body = json.loads(template.replace("$context.error.messageString", '"its message"'))
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, kind
+    too_large = responses["REQUEST_TOO_LARGE"]
+    assert too_large["StatusCode"] == "413"
+    assert json.loads(too_large["ResponseTemplates"]["application/json"])["error"]["code"] == (
+        "too_large"
+    )
+    assert responses["THROTTLED"]["StatusCode"] == "429"
+
+
+def test_several_origins_echo_the_callers_origin(tmp_path: Path) -> None:
+    several = synth(tmp_path, {"corsOrigins": "https://a.example.com,https://b.example.com"})
+    headers = gateway_responses(several)["DEFAULT_4XX"]["ResponseParameters"]
+    origin = headers["gatewayresponse.header.Access-Control-Allow-Origin"]
+    assert origin == "method.request.header.Origin"
+    assert headers["gatewayresponse.header.Vary"] == "'Origin'"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import time
@@ -102,3 +103,61 @@ def test_failed_training_fails_the_execution_and_promotes_nothing(
     ]
     assert "Promote" not in entered
     assert entered[-1] == "TrainFailed"
+
+
+def test_aborting_an_execution_terminates_its_running_batch_job(
+    stack: MotoStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training job stays RUNNING (as a real one would for hours); `traygo submit abort`
+    stops the execution and terminates that job, and leaves the finished scrape jobs alone.
+
+    moto's Step Functions does not itself terminate a `.sync` job on stop (AWS does, given
+    batch:TerminateJob: test_iam checks the role has it); this tests our abort path end to end.
+    """
+    from moto.batch_simple.models import BatchSimpleBackend
+
+    from infra.abort import abort
+
+    finish = BatchSimpleBackend._mark_job_as_finished
+    train_definition = stack.job_definitions["train"]
+
+    def keep_training_running(self: Any, include_start_attempt: bool, job: Any) -> None:
+        if job.job_definition.arn != train_definition:
+            finish(self, include_start_attempt, job)
+            return
+        self.backend._jobs[job.job_id] = job
+        job.job_started_at = datetime.datetime.now()
+        job._start_attempt()
+        job.status = "RUNNING"
+
+    monkeypatch.setattr(BatchSimpleBackend, "_mark_job_as_finished", keep_training_running)
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=stack.state_machine, input=json.dumps(EXECUTION_INPUT)
+    )["executionArn"]
+    training = wait_for(lambda: by_definition(stack)["train"])
+    assert [j["status"] for j in training] == ["RUNNING"]
+
+    terminated = abort(arn, "operator abort in test")
+
+    assert terminated == [training[0]["jobId"]]
+    (job,) = by_definition(stack)["train"]
+    assert job["statusReason"] == "operator abort in test"  # moto records TerminateJob so
+
+    def ended() -> str | None:
+        status = sfn.describe_execution(executionArn=arn)["status"]
+        return None if status == "RUNNING" else status
+
+    assert wait_for(ended) == "ABORTED"
+    scrapes = by_definition(stack)["scrape"]
+    assert all("statusReason" not in j for j in scrapes)  # finished: left alone
+
+
+def wait_for(probe: Any, deadline_s: float = 60.0) -> Any:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)  # polling for a state, not timing anything
+    raise AssertionError(f"nothing after {deadline_s}s")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.pipeline import failed_state
-from tests.infra.conftest import Synthesized
+from tests.infra.conftest import Synthesized, synth
 from tests.infra.template_paths import state_machine_definition
+from traygo.labels import load_labels
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +70,51 @@ def test_state_machine_logs_and_traces(synthesized: Synthesized) -> None:
     props = machine["Properties"]
     assert props["LoggingConfiguration"]["Level"] == "ALL"
     assert props["TracingConfiguration"] == {"Enabled": True}
+
+
+def _worst_run_seconds(synthesized: Synthesized) -> dict[str, int]:
+    """Each job's every attempt at its full timeout, read from the job definitions."""
+    worst = {}
+    for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
+        name = next(n for n in ("Scrape", "Train", "Promote") if logical.startswith(f"Jobs{n}"))
+        props = res["Properties"]
+        attempts = props["RetryStrategy"]["Attempts"]
+        worst[name] = attempts * props["Timeout"]["AttemptDurationSeconds"]
+    return worst
+
+
+def test_pipeline_timeout_covers_the_worst_case(
+    synthesized: Synthesized, definition: dict[str, Any]
+) -> None:
+    """Scrape (in rounds of the Map's concurrency), train and promote, each with every attempt
+    at its full timeout: the execution must not be killed while a job could still succeed."""
+    worst = _worst_run_seconds(synthesized)
+    states = definition["States"]
+    rounds = math.ceil(
+        max(len(label.queries) for label in load_labels().values())
+        / states["ScrapeQueries"]["MaxConcurrency"]
+    )
+    needed = rounds * worst["Scrape"] + worst["Train"] + worst["Promote"]
+    assert definition["TimeoutSeconds"] >= needed
+    # The tasks do not override the job definitions' attempt timeouts the sum is made of.
+    inner = states["ScrapeQueries"]["ItemProcessor"]["States"]["Scrape"]
+    for task in (inner, states["Train"], states["Promote"]):
+        assert "Timeout" not in task["Parameters"]
+        assert "RetryStrategy" not in task["Parameters"]
+
+
+def test_pipeline_timeout_grows_with_rounds_of_queries(
+    synthesized: Synthesized, definition: dict[str, Any], tmp_path: Path
+) -> None:
+    one_at_a_time = state_machine_definition(synth(tmp_path, {"mapConcurrency": "1"}).template)
+    extra_rounds = 10 - 3  # pizza's 10 queries: 10 rounds one at a time, 3 four at a time
+    grown = one_at_a_time["TimeoutSeconds"] - definition["TimeoutSeconds"]
+    assert grown >= extra_rounds * _worst_run_seconds(synthesized)["Scrape"]
+
+
+def test_state_machine_logs_to_a_vended_logs_group(synthesized: Synthesized) -> None:
+    _, machine = synthesized.one("AWS::StepFunctions::StateMachine")
+    (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+    logical = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    name = synthesized.template["Resources"][logical]["Properties"]["LogGroupName"]
+    assert name == "/aws/vendedlogs/states/traygo-pipeline"

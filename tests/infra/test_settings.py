@@ -43,6 +43,12 @@ def test_defaults_and_cli_strings() -> None:
     )
 
 
+def test_reserved_concurrency_is_a_number_or_none() -> None:
+    assert settings().lambda_reserved_concurrency == 10
+    assert settings(lambdaReservedConcurrency="50").lambda_reserved_concurrency == 50
+    assert settings(lambdaReservedConcurrency="none").lambda_reserved_concurrency is None
+
+
 @pytest.mark.parametrize(
     ("key", "value", "named"),
     [
@@ -58,6 +64,8 @@ def test_defaults_and_cli_strings() -> None:
         ("corsOrigins", "https://example.com/page", "corsOrigins='https://example.com/page'"),
         ("stage", "Prod!", "stage='Prod!'"),
         ("lambdaMemoryMb", 64, "lambdaMemoryMb=64"),
+        ("lambdaReservedConcurrency", 0, "lambdaReservedConcurrency=0"),
+        ("lambdaReservedConcurrency", "many", "lambdaReservedConcurrency='many'"),
         ("minAccuracy", "1.5", "minAccuracy='1.5'"),
         ("logRetentionDays", 10, "logRetentionDays=10"),
         ("baseImage", "two words", "baseImage='two words'"),

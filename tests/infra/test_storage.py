@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match, Template
 
-from infra.storage import DEBUG_EXPIRY_DAYS, debug_prefixes
+from infra.storage import DEBUG_EXPIRY_DAYS
 from tests.infra.conftest import Synthesized
-from traygo.labels import load_labels
+from traygo import layout
 
 
 def test_bucket_is_private_encrypted_versioned_and_kept(synthesized: Synthesized) -> None:
@@ -47,17 +47,16 @@ def test_bucket_policy_refuses_plain_http(synthesized: Synthesized) -> None:
     )
 
 
-def test_debug_objects_expire_for_every_query_of_every_label(synthesized: Synthesized) -> None:
+def test_one_rule_expires_every_querys_debug_captures(synthesized: Synthesized) -> None:
     _, bucket = synthesized.one("AWS::S3::Bucket")
     rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
-    expiring = {r["Prefix"]: r["ExpirationInDays"] for r in rules if "Prefix" in r}
-    queries = {q for label in load_labels().values() for q in label.queries}
-    assert "images/pizza-slice/_debug/" in expiring
-    assert "images/frittata/_debug/" in expiring
-    assert set(expiring) == set(debug_prefixes())
-    assert len(expiring) == len(queries)  # distinct queries have distinct slugs
-    assert set(expiring.values()) == {DEBUG_EXPIRY_DAYS}
-    # Nothing outside a _debug/ folder expires: images and models are kept.
-    assert all(p.endswith("/_debug/") for p in expiring)
+    expiring = [r for r in rules if "ExpirationInDays" in r]
+    assert len(expiring) == 1
+    (rule,) = expiring
+    assert rule["ExpirationInDays"] == DEBUG_EXPIRY_DAYS
+    # The scraper writes captures through layout.debug_prefix; every slug's lands under it.
+    for slug in ("pizza-slice", "frittata", "hot-dog-in-bun"):
+        assert layout.debug_prefix(slug).startswith(rule["Prefix"])
+    assert not layout.query_prefix("pizza").startswith(rule["Prefix"])  # images are kept
     whole_bucket = [r for r in rules if "Prefix" not in r]
     assert all("ExpirationInDays" not in r for r in whole_bucket)

@@ -158,3 +158,54 @@ def call(event: dict) -> tuple[int, Any]:
         headers[name.lower()] = ",".join(values)
     kind = headers.get("content-type", "")
     return response["statusCode"], json.loads(body) if "json" in kind else body
+
+
+FIXTURES = Path(__file__).with_name("fixtures")
+BACKBONE = FIXTURES / "tiny_backbone.tflite"
+RED_HEAD = FIXTURES / "red_head.tflite"
+BLUE_HEAD = FIXTURES / "blue_head.tflite"
+
+
+def publish_backbone(store: Any, version: str, model: bytes, current: bool = True) -> None:
+    """A backbone version as `traygo backbone import` lays it out (tiny: 32 px, 4 features)."""
+    import hashlib
+
+    from traygo import backbones, layout
+
+    key = layout.backbone_key(version, "backbone.tflite")
+    store.put_bytes(key, model)
+    meta = {
+        "name": "tiny",
+        "version": version,
+        "created_at": "2026-11-30T00:00:00+00:00",
+        "input": dict(metadata("x")["input"], height=32, width=32),
+        "features": 4,
+        "source": {
+            "package": "fixture",
+            "package_version": "0",
+            "file": "make_model.py",
+            "sha256": "0" * 64,
+            "license": "Apache-2.0",
+        },
+        "parity": {"max_abs_diff": 0.0},
+        "artifacts": {
+            "backbone.tflite": {
+                "key": key,
+                "sha256": hashlib.sha256(model).hexdigest(),
+                "bytes": len(model),
+            }
+        },
+    }
+    store.put_json(layout.backbone_key(version, "metadata.json"), meta)
+    if current:
+        backbones.set_current(store, version)
+
+
+def publish_head(
+    registry: Registry, label: str, version: str, model: bytes, backbone: str
+) -> None:
+    meta = metadata(label)
+    meta["input"].update(height=32, width=32)
+    meta["backbone"] = {"version": backbone, "features": 4}
+    registry.publish(label, version, {"model.tflite": model}, meta)
+    registry.promote(label, version)

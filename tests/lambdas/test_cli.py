@@ -70,7 +70,9 @@ def test_run_installs_the_demo_model_and_serves_it(tmp_path: Path) -> None:
             if "stop with Ctrl+C" in line:
                 break
         text = "".join(lines)
-        assert "installed demo model pizza/" in text, text
+        assert "importing the shared backbone from its package" in text, text
+        for label in ("pizza", "burger", "fries", "hot_dog", "sandwich"):
+            assert f"installed demo model {label}/" in text, text
         assert f"http://127.0.0.1:{port}/" in text and "curl" in text
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/predict",
@@ -80,7 +82,11 @@ def test_run_installs_the_demo_model_and_serves_it(tmp_path: Path) -> None:
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             answer = json.loads(response.read())
-        assert [p["label"] for p in answer["predictions"]] == ["pizza"]
+        assert [p["label"] for p in answer["predictions"]] == sorted(
+            ["pizza", "burger", "fries", "hot_dog", "sandwich"]
+        )
+        assert answer["backbone_version"].startswith("efficientnet-lite0-224-")
+        assert answer["unavailable"] == []
     finally:
         proc.terminate()
         proc.wait(10)

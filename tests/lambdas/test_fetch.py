@@ -82,7 +82,9 @@ def test_private_and_odd_urls_are_refused(url: str) -> None:
 
 
 def test_a_name_resolving_to_a_private_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fetch, "resolve", lambda host, port: ["93.184.215.14", "10.1.2.3"])
+    from traygo.net import addresses
+
+    monkeypatch.setattr(addresses, "resolve", lambda host, port: ["93.184.215.14", "10.1.2.3"])
     assert refused_code("http://images.example.com/a.png") == (422, "url_refused")
 
 

@@ -19,12 +19,19 @@ def site() -> Iterator[str]:
 
 
 def quick_pacing() -> Pacing:
-    # Short, seeded pauses: the page's scroll handlers still get to run between steps.
-    return Pacing(rng=random.Random(7), min_pause=0.05, max_pause=0.1)
+    # Short, seeded pauses, long enough for most of a smooth scroll (a few hundred ms) to
+    # happen, so the page's scroll handlers see the bottom within the four stale scrolls.
+    return Pacing(rng=random.Random(7), min_pause=0.2, max_pause=0.3)
 
 
 def quick_downloader() -> Downloader:
-    return Downloader(connect_timeout=1.0, read_timeout=0.5, max_bytes=1024 * 1024, backoff=0.0)
+    return Downloader(
+        connect_timeout=1.0,
+        read_timeout=0.5,
+        max_bytes=1024 * 1024,
+        backoff=0.0,
+        allow_loopback=True,
+    )
 
 
 __all__ = ["Server", "quick_downloader", "quick_pacing"]

@@ -3,7 +3,10 @@
 Result pages follow each engine's real markup (see scraper/engines/), grow by JavaScript as
 the page scrolls, hide more results behind a button, and link images that misbehave in every
 way the scraper must survive. Queries containing "captcha", "consent" or "nothing" get a
-captcha page, a consent wall, or a page whose layout has no results we recognise.
+captcha page, a consent wall, or a page whose layout has no results we recognise; "drift" gets
+result containers without their full-size URLs (a layout the parser no longer understands), and
+"hundred" gets Google's current layout with 100 well-behaved results. `/google/` serves Google's
+current layout, `/google-2022/` the AF_initDataCallback one.
 
 Run it for a container smoke test or a benchmark:
     python -m tests.scraper.fixture_site --port 8765
@@ -69,8 +72,9 @@ function add(n) {
   if (more) more.style.display = (shown >= %d && shown < all.length) ? 'inline' : 'none';
 }
 add(%d);
+// like the live pages, the next batch loads a screen before the bottom is reached
 window.addEventListener('scroll', () => {
-  if (%s && window.innerHeight + window.scrollY >= document.body.scrollHeight - 50) add(%d);
+  if (%s && 2 * window.innerHeight + window.scrollY >= document.body.scrollHeight) add(%d);
 });
 </script>
 """
@@ -103,7 +107,8 @@ def bing_page(base: str, query: str) -> str:
     items = []
     for i in range(TOTAL):
         full, thumb = result_urls(base, query, i)
-        m = html.escape(json.dumps({"murl": full, "turl": thumb, "purl": f"{base}/p/{i}"}))
+        murl = None if "drift" in query else full
+        m = html.escape(json.dumps({"murl": murl, "turl": thumb, "purl": f"{base}/p/{i}"}))
         items.append(
             f"<div class='r'><a class='iusc' m=\"{m}\" href='#'><img class='mimg' "
             "src='data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=='"
@@ -113,7 +118,81 @@ def bing_page(base: str, query: str) -> str:
     return page(items, "", end, scroll_grows=True)
 
 
+PLACEHOLDER = "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="
+
+
+def inline_thumb(thumb: str) -> str | None:
+    """The thumbnail as the base64 `data:` URI Google inlines, for a well-behaved one."""
+    if "/thumb/" not in thumb:
+        return None
+    tag = thumb.rsplit("/", 1)[1].removesuffix(".jpg")
+    return "data:image/jpeg;base64," + base64.b64encode(picture(tag, 96)).decode()
+
+
+def js_string(text: str) -> str:
+    """A JSON string escaped as Google's inline scripts escape it (`=` and `&` as \\u00xx)."""
+    return json.dumps(text).replace("=", "\\u003d").replace("&", "\\u0026")
+
+
+def current_google_results(base: str, query: str) -> list[tuple[str, str, str]]:
+    """(full, thumb, page) per result: 100 clean ones for a "hundred" query, else the usual
+    misbehaving 30."""
+    if "hundred" in query:
+        tag = hashlib.sha1(query.encode()).hexdigest()[:8]
+        return [
+            (
+                f"{base}/img/{tag}-{i}.jpg?w=1024&h=768",
+                f"{base}/thumb/{tag}-{i}.jpg",
+                f"{base}/p/{i}",
+            )
+            for i in range(100)
+        ]
+    return [(*result_urls(base, query, i), f"{base}/p/{i}") for i in range(TOTAL)]
+
+
+def current_google_item(i: int, full: str, thumb: str, page_url: str) -> str:
+    """One result container: a dozen inline thumbnails, a few URLs, then placeholders;
+    every 25th was hovered, so it carries an /imgres? link."""
+    src = (inline_thumb(thumb) if i < 12 else thumb if i < 20 else None) or PLACEHOLDER
+    link = f"/imgres?imgurl={quote(full, safe='')}&imgrefurl={quote(page_url, safe='')}"
+    href = f" href='{html.escape(link)}'" if i % 25 == 24 else ""
+    return (
+        f"<div jsname='dTDiAc' class='eA0Zlc r' data-docid='doc{i}' data-ref-docid='ref{i}' "
+        f"data-lpage='{html.escape(page_url)}'><a{href}><g-img><img class='YQ4gaf' "
+        f"src='{src}'></g-img></a></div>"
+    )
+
+
+def current_google_blob(results: list[tuple[str, str, str]]) -> str:
+    """`var m={…}`: one entry per result keyed by docid, among entries that are not results."""
+    entries = ['"noise":[2,null,["https://encrypted-tbn0.gstatic.com/logo",40,40]]']
+    for i, (full, thumb, page_url) in enumerate(results):
+        entries.append(
+            f'"k{i}":[1,[0,"doc{i}",[{js_string(thumb)},96,128],[{js_string(full)},768,1024],'
+            f'null,0,"rgb(120,80,40)",null,0,{{"2003":[null,"ref{i}",{js_string(page_url)},'
+            f'"Result {i}",null,"example.com"]}}]]'
+        )
+    return "<script>var m={" + ",".join(entries) + "};window.W_jd=m;</script>"
+
+
 def google_page(base: str, query: str) -> str:
+    """Google's current layout (`udm=2`); a "drift" query leaves the data blob out."""
+    results = current_google_results(base, query)
+    items = [current_google_item(i, *result) for i, result in enumerate(results)]
+    blob = "" if "drift" in query else current_google_blob(results)
+    viewer = (  # the image viewer's side panel, with an older-style tile
+        "<div data-ri='0' style='position:fixed;top:0;right:0'>"
+        f"<img class='rg_i' style='width:60px' src='{base}/thumb/viewer.jpg'></div>"
+    )
+    end = (
+        "<div data-end-of-results id='end' style='display:none'>"
+        "Looks like you've reached the end</div>"
+    )
+    return page(items, "", end, scroll_grows=True, extra=blob + viewer)
+
+
+def google_2022_page(base: str, query: str) -> str:
+    """Google's 2021-2023 layout: `div[data-ri]` tiles, full size in AF_initDataCallback."""
     items, blob = [], []
     for i in range(TOTAL):
         full, thumb = result_urls(base, query, i)
@@ -149,7 +228,7 @@ def yahoo_page(base: str, query: str) -> str:
     for i in range(TOTAL):
         full, thumb = result_urls(base, query, i)
         # the live site drops the scheme (imgurl=host/path); keep it here: no TLS on 127.0.0.1
-        stripped = full or ""
+        stripped = "" if "drift" in query else full or ""
         page_url = quote(f"{base}/p/{i}", safe="")
         href = f"/images/view?imgurl={quote(stripped, safe='')}&rurl={page_url}"
         items.append(f"<li class='r'><a href='{href}'><img data-src='{thumb}'></a></li>")
@@ -173,6 +252,9 @@ BLOCKED = {
 
 class Site(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes; with Nagle on, each reused connection would
+    # stall 40 ms on the client's delayed ACK, which no real image host (TCP_NODELAY) adds.
+    disable_nagle_algorithm = True
     delay = 0.0  # seconds added to each image response (the benchmark's 20 ms)
     hits: ClassVar[dict[str, int]] = {}
     lock = threading.Lock()
@@ -188,6 +270,7 @@ class Site(BaseHTTPRequestHandler):
         pages = {
             "/bing/images/search": bing_page,
             "/google/search": google_page,
+            "/google-2022/search": google_2022_page,
             "/yahoo/search/images": yahoo_page,
         }
         if parts.path in pages:

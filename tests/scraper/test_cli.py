@@ -17,7 +17,8 @@ def scrape(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
     return code, out, err
 
 
-def test_prints_a_summary_table(capsys, site: str, tmp_path: Path) -> None:
+def test_prints_a_summary_table(capsys, site: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TRAYGO_TEST_ALLOW_LOOPBACK_FETCH", "1")  # the image hosts are local
     urls = [a for pair in engine_urls(site) for a in ("--engine-url", pair)]
     code, out, err = scrape(
         capsys,

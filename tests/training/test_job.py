@@ -143,13 +143,13 @@ def test_resume_continues_an_interrupted_batch_job(
     assert not [*store.list(prefix)]
 
 
-def test_default_network_trains_and_exports_deterministically(
+def test_scratch_network_trains_and_exports_deterministically(
     tmp_path: Path, shapes: Path, labels_file: Path
 ) -> None:
-    result = run(request(tmp_path, shapes, labels_file, architecture="default", epochs=2))
+    result = run(request(tmp_path, shapes, labels_file, architecture="scratch", epochs=2))
 
     meta = result.metadata
-    assert meta["training"]["architecture"] == "default"
+    assert meta["training"]["architecture"] == "scratch"
     assert meta["training"]["parameters"] < 300_000  # small, as the recipe promises
     assert meta["parity"]["max_abs_diff"] <= 1e-3  # augmentation is off in the export
     model = open_store(str(tmp_path / "store")).get_bytes(

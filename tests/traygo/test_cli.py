@@ -9,7 +9,7 @@ import pytest
 
 from traygo.cli import ENTRY_POINT_GROUP, main
 
-VERBS = {"run", "serve", "train", "scrape", "models", "submit", "predict"}
+VERBS = {"run", "serve", "train", "backbone", "scrape", "models", "submit", "predict"}
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

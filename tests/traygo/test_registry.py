@@ -143,14 +143,17 @@ def test_gate_decides_promotion(store: Store) -> None:
 
 
 def test_metadata_problems_lists_each_gap() -> None:
-    assert (
-        metadata_problems(dict(meta(), label="p", version="v", artifacts={"model.tflite": {}}))
-        == []
-    )
+    artifact = {"key": "models/p/v/model.tflite", "sha256": "0" * 64, "bytes": 1}
+    good = dict(meta(), label="p", version="v", artifacts={"model.tflite": artifact})
+    assert metadata_problems(good) == []
     problems = metadata_problems({"classes": ["a"], "input": {}, "metrics": {}})
-    assert "threshold must be a number" in problems
+    assert "threshold is missing" in problems
     assert "input.preprocessing is missing" in problems
-    assert "classes must name two classes, negative first" in problems
+    assert any(p.startswith("classes:") and "2 items" in p for p in problems)
+    assert metadata_problems(dict(good, artifacts={})) == [
+        "artifacts: Value error, must include model.tflite"
+    ]
+    assert metadata_problems(dict(good, threshold=float("nan")))[0].startswith("threshold:")
     assert metadata_problems([]) == ["metadata is not a JSON object"]
 
 

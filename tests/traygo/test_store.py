@@ -186,3 +186,21 @@ def test_store_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
 def test_default_store_comes_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("TRAYGO_STORE", str(tmp_path / "envstore"))
     assert open_store().uri == str((tmp_path / "envstore").resolve())
+
+
+def test_create_only_writes_never_replace(store: Store) -> None:
+    from traygo.errors import AlreadyExists, StoreError
+
+    store.put_bytes("models/pizza/v1/model.tflite", b"first", create_only=True)
+    with pytest.raises(AlreadyExists):
+        store.put_bytes("models/pizza/v1/model.tflite", b"second", create_only=True)
+    assert store.get_bytes("models/pizza/v1/model.tflite") == b"first"
+    # put_new: the same bytes again are a no-op (a retried job); other bytes are refused
+    assert store.put_new("models/pizza/v1/model.tflite", b"first") is False
+    with pytest.raises(StoreError, match="write-once"):
+        store.put_new("models/pizza/v1/model.tflite", b"other")
+    assert store.put_new("models/pizza/v2/model.tflite", b"new") is True
+    assert list(store.list("models/pizza/")) == [
+        "models/pizza/v1/model.tflite",
+        "models/pizza/v2/model.tflite",
+    ]

@@ -3,38 +3,65 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from traygo.images.decode import DEFAULT_MAX_PIXELS, load, open_header
+from traygo.images.decode import (
+    DEFAULT_MAX_DECODE_BYTES,
+    DEFAULT_MAX_PIXELS,
+    ORIENTATION,
+    check_budget,
+    load,
+    open_header,
+    prepare,
+)
 
 # Named in every model's metadata; bump it when the output of preprocess() changes.
 PREPROCESSING_ID = "traygo-rgb-bilinear-v1"
 DEFAULT_SIZE = (180, 180)  # (height, width), the seed's input
 _WHITE = (255, 255, 255)
+_STRIP_BYTES = 1024 * 1024  # converted a band of rows at a time: no full-size temporaries
+# EXIF orientation → the transpose that makes the picture upright (as ImageOps.exif_transpose).
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def preprocess(
-    data: bytes, size: tuple[int, int] = DEFAULT_SIZE, max_pixels: int = DEFAULT_MAX_PIXELS
+    data: bytes,
+    size: tuple[int, int] = DEFAULT_SIZE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_DECODE_BYTES,
 ) -> np.ndarray:
     """Bytes → uint8 array of shape (height, width, 3): decoded, upright, RGB, resized.
 
     The image is stretched to the size (no crop), as Keras' image_dataset_from_directory does,
-    so models trained the seed's way see the same pixels.
+    so models trained the seed's way see the same pixels. A JPEG is decoded at 1/2, 1/4 or 1/8
+    scale while staying >= the target on both axes whatever the EXIF rotation (hence the max).
     """
-    img = open_header(data, max_pixels)
-    height, width = size
-    if img.format == "JPEG":
-        # DCT-domain downscaling: decode at 1/2, 1/4 or 1/8 scale while staying >= the target.
-        # Both axes must stay large enough whatever the EXIF rotation, hence the max.
-        side = max(height, width)
-        img.draft("RGB", (side, side))
-    return preprocess_image(load(img), size)
+    img = prepare(open_header(data, max_pixels), max_pixels, max_bytes, draft_to=max(size))
+    return _finish(load(img), size, max_bytes)
 
 
 def preprocess_image(img: Image.Image, size: tuple[int, int] = DEFAULT_SIZE) -> np.ndarray:
     """A decoded PIL image → uint8 array (height, width, 3); see preprocess()."""
-    img = ImageOps.exif_transpose(img) or img
+    return _finish(img, size, None)
+
+
+def _finish(img: Image.Image, size: tuple[int, int], max_bytes: int | None) -> np.ndarray:
+    # RGB first, then upright: both are per-pixel, so the order does not change the output,
+    # and converting first lets the decoded original be freed before the turn.
+    turn = _TURNS.get(img.getexif().get(ORIENTATION, 1))
     img = to_rgb(img)
+    if turn is not None:
+        if max_bytes is not None:  # EXIF found only after the pixels: check before turning
+            check_budget(img, 2 * img.size[0] * img.size[1] * 4, max_bytes)
+        img = img.transpose(turn)
     height, width = size
     if img.size != (width, height):
         img = img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=None)
@@ -42,9 +69,27 @@ def preprocess_image(img: Image.Image, size: tuple[int, int] = DEFAULT_SIZE) -> 
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
-    """RGB, with any transparency flattened onto white (a transparent photo is on a page)."""
+    """RGB, with any transparency flattened onto white (a transparent photo is on a page) and
+    16-bit samples scaled to 8 bits. Large images are converted a band of rows at a time."""
     if img.mode == "RGB":
         return img
+    width, height = img.size
+    rows = max(1, _STRIP_BYTES // (width * 4))
+    if rows >= height:
+        return _band_to_rgb(img)
+    out = Image.new("RGB", img.size)
+    for top in range(0, height, rows):
+        band = img.crop((0, top, width, min(height, top + rows)))
+        out.paste(_band_to_rgb(band), (0, top))
+    return out
+
+
+def _band_to_rgb(img: Image.Image) -> Image.Image:
+    if img.mode.startswith("I;16") or img.mode == "I":
+        # 16-bit (and Pillow's 32-bit "I" holding 16-bit PNG samples): keep the high byte,
+        # as Pillow does for 16-bit RGB, instead of clipping everything above 255 to white.
+        samples = np.clip(np.asarray(img), 0, 65535).astype(np.uint32) >> 8
+        img = Image.fromarray(samples.astype(np.uint8), "L")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (*_WHITE, 255))

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from traygo.errors import StoreError
+from traygo.errors import AlreadyExists, StoreError
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,16 @@ class Store(ABC):
         """The object's bytes; NotFoundError if absent."""
 
     @abstractmethod
-    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        """Write the object whole (readers never see part of it)."""
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        create_only: bool = False,
+    ) -> None:
+        """Write the object whole (readers never see part of it). With `create_only`, only if
+        no object has the key yet (AlreadyExists otherwise): S3's If-None-Match, which the
+        training role's write-once policy requires for published artifacts."""
 
     @abstractmethod
     def head(self, key: str) -> ObjectInfo | None:
@@ -58,6 +66,21 @@ class Store(ABC):
         """Atomically replace a small JSON object; with `if_match`, only if its ETag is that
         (PreconditionFailed otherwise; `if_match=""` means the object must not exist yet).
         Returns the new ETag."""
+
+    def put_new(self, key: str, data: bytes, content_type: str | None = None) -> bool:
+        """Write-once: create the object, or accept the same bytes already there (a retried
+        job re-publishing what it wrote before). Returns whether it wrote. Other bytes under
+        the key are an error: published things never change."""
+        try:
+            self.put_bytes(key, data, content_type, create_only=True)
+            return True
+        except AlreadyExists:
+            if self.get_bytes(key) != data:
+                raise StoreError(
+                    f"{self.url(key)} already exists with other content; published objects "
+                    "are write-once"
+                ) from None
+            return False
 
     def exists(self, key: str) -> bool:
         return self.head(key) is not None

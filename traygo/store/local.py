@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from traygo.errors import NotFoundError, PreconditionFailed, StoreError
+from traygo.errors import AlreadyExists, NotFoundError, PreconditionFailed, StoreError
 from traygo.store.base import ObjectInfo, Store, check_key, dump_json
 
 _TMP_PREFIX = ".traygo-tmp-"
@@ -37,10 +37,16 @@ class LocalStore(Store):
         except PermissionError:
             raise StoreError(f"{self.uri}: permission denied reading {key}") from None
 
-    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
-        self._write_atomic(self._path(key), data)
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        create_only: bool = False,
+    ) -> None:
+        self._write_atomic(self._path(key), data, create_only)
 
-    def _write_atomic(self, path: Path, data: bytes) -> None:
+    def _write_atomic(self, path: Path, data: bytes, create_only: bool = False) -> None:
         # A temp file in the same directory, then rename: readers see the old or the new file.
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,7 +54,14 @@ class LocalStore(Store):
             try:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
-                os.replace(tmp, path)
+                if create_only:
+                    os.link(tmp, path)  # fails if the name exists: create-only, atomically
+                    Path(tmp).unlink()
+                else:
+                    os.replace(tmp, path)
+            except FileExistsError:
+                Path(tmp).unlink(missing_ok=True)
+                raise AlreadyExists(f"{self.uri}: {path.name} already exists") from None
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise

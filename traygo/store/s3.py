@@ -16,7 +16,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from traygo.errors import NotFoundError, PreconditionFailed, StoreError
+from traygo.errors import AlreadyExists, NotFoundError, PreconditionFailed, StoreError
 from traygo.store.base import ObjectInfo, Store, check_key, dump_json
 
 _CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
@@ -58,10 +58,22 @@ class S3Store(Store):
         except Exception as exc:  # noqa: BLE001 - mapped to one clear error below
             self._raise(exc, "reading", key)
 
-    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str | None = None,
+        create_only: bool = False,
+    ) -> None:
         extra = {"ContentType": content_type} if content_type else {}
+        if create_only:
+            extra["IfNoneMatch"] = "*"
         try:
             _client().put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
+        except ClientError as exc:
+            if create_only and _code(exc) in ("412", "PreconditionFailed"):
+                raise AlreadyExists(f"{self.url(key)} already exists") from None
+            self._raise(exc, "writing", key)
         except Exception as exc:  # noqa: BLE001
             self._raise(exc, "writing", key)
 

@@ -1,0 +1,50 @@
+"""Every time limit of the jobs and the pipeline, each derived from the ones below it.
+
+A Batch job attempt is bounded by its job timeout, but not the wait for Fargate capacity before
+it starts, so each attempt also gets START_ALLOWANCE. A pipeline step may take every attempt of
+its job; the scrape Map runs its queries in rounds of mapConcurrency. The pipeline's timeout is
+the sum of its steps' worst cases, so it never kills an execution whose jobs would still have
+succeeded; when it does fire, Step Functions terminates the running Batch job.
+
+The tasks pass no timeout of their own: for a Batch task CDK's taskTimeout becomes the job's
+attemptDurationSeconds, which would override the job definition's.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aws_cdk import Duration
+
+from traygo.labels import load_labels
+
+RETRY_ATTEMPTS = 3
+START_ALLOWANCE = Duration.minutes(20)  # queue wait, image pull and ENI setup, per attempt
+JOB_TIMEOUTS = {
+    "scrape": Duration.hours(2),
+    "train": Duration.hours(6),
+    "promote": Duration.minutes(15),
+}
+
+
+def job_timeout(job: str) -> Duration:
+    """One attempt's run time (the job definition's attemptDurationSeconds)."""
+    return JOB_TIMEOUTS[job]
+
+
+def step_worst_case(job: str) -> Duration:
+    """A pipeline task's limit: every attempt of its job, each with its start allowance."""
+    per_attempt = JOB_TIMEOUTS[job].to_seconds() + START_ALLOWANCE.to_seconds()
+    return Duration.seconds(RETRY_ATTEMPTS * per_attempt)
+
+
+def max_queries() -> int:
+    """The most queries any configured label has (a label added later: redeploy)."""
+    return max(len(label.queries) for label in load_labels().values())
+
+
+def pipeline_timeout(map_concurrency: int, queries: int | None = None) -> Duration:
+    rounds = math.ceil((queries or max_queries()) / map_concurrency)
+    seconds = rounds * step_worst_case("scrape").to_seconds()
+    seconds += step_worst_case("train").to_seconds() + step_worst_case("promote").to_seconds()
+    return Duration.seconds(seconds)

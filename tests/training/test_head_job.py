@@ -1,0 +1,103 @@
+"""`--arch backbone` end to end: the real pretrained backbone, cached features, a head, TFLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training import tflite
+from training.evaluate import probabilities
+from training.job import TrainRequest, run
+from traygo import backbones, layout
+from traygo.images.preprocess import preprocess
+from traygo.registry import Registry, metadata_problems
+from traygo.store import Store, open_store
+
+from .conftest import add_backbone, write_shapes
+
+
+def request(store: str, tmp_path: Path, images: Path, labels_file: Path, **kw: object):
+    kw.setdefault("min_accuracy", 0.0)
+    return TrainRequest(
+        label="pizza",
+        store=store,
+        cache=tmp_path / "cache",
+        images=images,
+        labels_file=str(labels_file),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_head_on_the_backbone_publishes_a_served_model(
+    store: Store, tmp_path: Path, shapes: Path, labels_file: Path, backbone_files
+) -> None:
+    version = add_backbone(store, backbone_files)
+    backbones.set_current(store, version)
+    result = run(request(store.uri, tmp_path, shapes, labels_file, promote=True))
+
+    meta = result.metadata
+    assert metadata_problems(meta) == []
+    assert meta["backbone"]["version"] == version
+    assert meta["training"]["architecture"] == "backbone"
+    assert meta["input"]["height"] == 64 and meta["backbone"]["features"] == 1280
+    assert meta["parity"]["max_abs_diff"] <= 1e-3
+    assert meta["metrics"]["accuracy"] >= 0.8  # circles vs squares, on ImageNet features
+    assert Registry(store).live("pizza").version == result.version
+    for name in ("model.tflite", "model.keras", "report/worst_mistakes.png"):
+        assert store.exists(layout.artifact_key("pizza", result.version, name))
+
+    # served end to end: preprocess -> backbone TFLite -> head TFLite gives the recorded answer
+    bb = backbones.metadata(store, version)
+    backbone = store.get_bytes(bb["artifacts"]["backbone.tflite"]["key"])
+    head = store.get_bytes(layout.artifact_key("pizza", result.version, "model.tflite"))
+    pictures = (
+        sorted((shapes / "pizza").iterdir())[:3] + sorted((shapes / "not_pizza").iterdir())[:3]
+    )
+    pixels = np.stack([preprocess(p.read_bytes(), (64, 64)) for p in pictures])
+    probs = probabilities(tflite.run(head, tflite.run_features(backbone, pixels)))
+    assert (probs[:3] >= meta["threshold"]).sum() >= 2
+    assert (probs[3:] < meta["threshold"]).sum() >= 2
+
+
+def test_features_are_computed_once_across_labels_and_runs(
+    tmp_path: Path, shapes: Path, labels_file: Path, backbone_files
+) -> None:
+    store = open_store(tmp_path / "store")
+    backbones.set_current(store, add_backbone(store, backbone_files))
+    first = run(request(store.uri, tmp_path, shapes, labels_file))
+    cache = first.metadata["training"]["feature_cache"]
+    assert (cache["hits"], cache["misses"]) == (0, 32)
+
+    more = write_shapes(tmp_path / "more", per_class=4, seed=9)
+    for kind in ("pizza", "not_pizza"):  # the old pictures plus 8 new ones
+        for path in (shapes / kind).iterdir():
+            (more / kind / f"old-{path.name}").write_bytes(path.read_bytes())
+    fresh_cache = tmp_path / "other-machine"  # another job: nothing local, the store has it
+    second = run(request(store.uri, fresh_cache, more, labels_file))
+    cache = second.metadata["training"]["feature_cache"]
+    assert (cache["hits"], cache["misses"]) == (32, 8)
+
+
+def test_same_data_same_seed_same_head(
+    tmp_path: Path, shapes: Path, labels_file: Path, backbone_files
+) -> None:
+    heads = []
+    for name in ("a", "b"):
+        store = open_store(tmp_path / name)
+        backbones.set_current(store, add_backbone(store, backbone_files))
+        result = run(request(store.uri, tmp_path / name, shapes, labels_file))
+        heads.append(store.get_bytes(layout.artifact_key("pizza", result.version, "model.tflite")))
+    assert heads[0] == heads[1]
+
+
+def test_quantizing_a_head_is_refused(
+    tmp_path: Path, shapes: Path, labels_file: Path, backbone_files
+) -> None:
+    from traygo.errors import ConfigError
+
+    store = open_store(tmp_path / "store")
+    backbones.set_current(store, add_backbone(store, backbone_files))
+    with pytest.raises(ConfigError, match="--quantize applies to --arch seed and scratch"):
+        run(request(store.uri, tmp_path, shapes, labels_file, quantization="int8"))

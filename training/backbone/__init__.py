@@ -1,0 +1,1 @@
+"""The pretrained backbone: its checkpoint reader, its Keras network and its import."""

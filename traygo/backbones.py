@@ -1,0 +1,66 @@
+"""The shared pretrained backbone in the store: its versions and the `current` pointer.
+
+A backbone version is written once by `traygo backbone import` (or by training on first use):
+backbone.tflite, backbone.keras, then metadata.json last, so a reader never follows a
+half-written version. backbones/current.json names the one new heads train on and the Lambda
+serves with; heads record the version they were trained on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from traygo import layout
+from traygo.errors import NotFoundError, RegistryError
+from traygo.metadata import BackboneMetadata, problems
+from traygo.registry import timestamp
+from traygo.store import Store
+
+
+def version_id(name: str, size: int, checkpoint_sha256: str, recipe: str) -> str:
+    """Same checkpoint, input size and conversion recipe: same version, on any machine.
+
+    So a second import (another job, another laptop) writes the very same keys and every head
+    trained anywhere names a version that `make run` can rebuild offline.
+    """
+    digest = hashlib.sha256(f"{checkpoint_sha256}:{recipe}".encode()).hexdigest()[:8]
+    return f"{name}-{size}-{digest}"
+
+
+def current_version(store: Store) -> str | None:
+    """The version backbones/current.json names, or None when nothing was imported yet."""
+    try:
+        pointer = store.get_json(layout.current_backbone_key())
+    except NotFoundError:
+        return None
+    version = pointer.get("version") if isinstance(pointer, dict) else None
+    if not isinstance(version, str) or not version:
+        raise RegistryError(
+            f"{store.url(layout.current_backbone_key())} is corrupt; "
+            "fix it with `traygo backbone import`"
+        )
+    return version
+
+
+def metadata(store: Store, version: str) -> dict[str, Any]:
+    key = layout.backbone_key(version, "metadata.json")
+    try:
+        meta = store.get_json(key)
+    except NotFoundError:
+        raise RegistryError(f"no backbone {version!r} in {store.uri}") from None
+    found = problems(BackboneMetadata, meta)
+    if found:
+        raise RegistryError(f"{store.url(key)}: unusable backbone metadata: {'; '.join(found)}")
+    return meta
+
+
+def exists(store: Store, version: str) -> bool:
+    return store.exists(layout.backbone_key(version, "metadata.json"))
+
+
+def set_current(store: Store, version: str) -> None:
+    metadata(store, version)  # only a complete version may become current
+    store.replace_json(
+        layout.current_backbone_key(), {"version": version, "set_at": timestamp()}
+    )
