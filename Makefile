@@ -16,7 +16,8 @@ CHECKOV_VERSION := 3.3.30
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help setup system-deps run test lint format test-compat lambda-bundle synth images \
-        bench bench-train bench-inference bench-preprocess bench-scrape bench-port demo-model lock clean
+        bench bench-train bench-inference bench-preprocess bench-scrape bench-port bench-tray \
+        bench-hostile demo-model lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -35,7 +36,7 @@ system-deps: ## Debian's chromium and chromium-driver (the scraper and demo-page
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  bash scripts/install-system-deps.sh
 
-run: setup ## serve the demo model on http://127.0.0.1:8080 from the local store
+run: setup ## serve the five demo labels on http://127.0.0.1:8080 from the local store
 	$(BIN)/traygo run
 
 test: setup ## lint, format check, every test, and the tflite-runtime compatibility run
@@ -88,12 +89,12 @@ checkov: synth ## checkov on cdk.out/ (each skip justified in .checkov.yaml)
 images: ## build the container images with podman and smoke-test them (slow)
 	bash infra/images/build-and-smoke.sh
 
-bench: bench-preprocess bench-scrape bench-inference bench-train bench-port ## every benchmark
+bench: bench-preprocess bench-scrape bench-inference bench-train bench-port bench-tray ## every benchmark
 
-bench-train: setup ## seed vs default network on ../shared/datasets/pizza_not_pizza
+bench-train: setup ## backbone head vs scratch vs seed: held-out and cross-source accuracy, wall time
 	$(BIN)/python -m benchmarks.bench_train
 
-bench-inference: setup ## the handler vs Keras serving: cold start, warm latency, memory
+bench-inference: setup ## handler (backbone + heads) vs a Keras CNN per label: 1 and 6 labels
 	$(BIN)/python -m benchmarks.bench_inference
 
 bench-preprocess: setup ## the shared preprocessing (JPEG draft) vs a naive Pillow decode
@@ -102,10 +103,16 @@ bench-preprocess: setup ## the shared preprocessing (JPEG draft) vs a naive Pill
 bench-scrape: setup ## concurrent vs sequential downloads against the fixture image host
 	$(BIN)/python -m benchmarks.bench_scrape
 
+bench-hostile: setup ## peak RSS per hostile input through the handler; trickling hosts vs deadline
+	$(BIN)/python -m benchmarks.bench_hostile
+
+bench-tray: setup ## five labels on held-out photos and synthetic trays: whole-picture vs tray scoring
+	$(BIN)/python -m benchmarks.bench_tray
+
 bench-port: setup ## the torch checkpoint's Keras port: ImageNet "pizza" top-1, LiteRT parity, speed
 	$(BIN)/python -m benchmarks.bench_port
 
-demo-model: setup ## retrain the committed demo model on ../shared/datasets/pizza_not_pizza
+demo-model: setup ## retrain the five committed demo heads on ../shared/datasets
 	$(BIN)/python -m training.demo_model
 
 lock: ## re-resolve requirements/constraints.txt from pyproject.toml

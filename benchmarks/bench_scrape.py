@@ -3,6 +3,7 @@
 The fixture image host adds 20 ms to every image response, as a remote host would. Both sides
 download the same sources into a fresh store through the same validation and deduplication;
 we count images stored per second, the share of duplicates caught, and RSS as the count grows.
+A second table profiles the CPU each step costs per image: on 2 cores those set the ceiling.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 from scraper.download import Downloader
 from scraper.engines import Source
-from scraper.image_store import QueryImages
+from scraper.image_store import QueryImages, decode_for_hash
 from scraper.job import EngineReport, _download_all
+from traygo.images.decode import decode
+from traygo.images.hashing import phash, sha256_hex
 from traygo.store import open_store
 
 
@@ -58,6 +63,36 @@ def measure(base: str, n: int, workers: int) -> dict[str, float]:
     }
 
 
+def stage_profile(base: str, n: int = 100) -> dict[str, float]:
+    """CPU ms per image of each step a worker takes, on one thread (thread_time: the 20 ms the
+    host waits is not CPU). On 2 cores, with the GIL, these set the concurrent ceiling."""
+    downloader = Downloader(allow_loopback=True)
+    steps = ("GET (traygo.net fetch)", "full decode (seed)", "phash of full decode (seed)")
+    steps += ("draft decode", "phash of draft decode", "sha256")
+    bodies, cpu = [], dict.fromkeys(steps, 0.0)
+    for source in sources(base, n):
+        started = time.thread_time()
+        fetched = downloader.fetch(source.full)
+        if fetched.data is None:
+            raise SystemExit(f"the fixture host failed {source.full}: {fetched.reason}")
+        bodies.append(fetched.data)
+        cpu["GET (traygo.net fetch)"] += time.thread_time() - started
+    for data in bodies:
+        full = _timed(cpu, "full decode (seed)", decode, data)
+        _timed(cpu, "phash of full decode (seed)", phash, full)
+        small, _ = _timed(cpu, "draft decode", decode_for_hash, data)
+        _timed(cpu, "phash of draft decode", phash, small)
+        _timed(cpu, "sha256", sha256_hex, data)
+    return {step: seconds * 1000 / n for step, seconds in cpu.items()}
+
+
+def _timed(cpu: dict[str, float], step: str, fn: Callable[[Any], Any], arg: Any) -> Any:
+    started = time.thread_time()
+    out = fn(arg)
+    cpu[step] += time.thread_time() - started
+    return out
+
+
 def main() -> None:
     # the image host runs in its own process, so its work does not share our GIL
     server = subprocess.Popen(
@@ -75,14 +110,22 @@ def main() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
-    first = server.stdout.readline()  # its engine URLs, once it listens
-    base = first.split("google=")[1].split("/google")[0]
+    try:
+        first = server.stdout.readline()  # its engine URLs, once it listens
+        report(first.split("google=")[1].split("/google")[0])
+    finally:
+        server.terminate()
+
+
+def report(base: str) -> None:
     print("| downloader | images | stored/s | seconds | duplicates caught | peak RSS MiB |")
     print("|---|---|---|---|---|---|")
     rows: dict[str, dict[str, float]] = {}
     for label, n, workers in (
         ("sequential (seed)", 200, 1),
+        ("8 workers", 200, 8),
         ("16 workers", 200, 16),
+        ("32 workers", 200, 32),
         ("16 workers", 400, 16),
         ("16 workers", 800, 16),
     ):
@@ -94,7 +137,9 @@ def main() -> None:
         )
     speedup = rows["16 workers-200"]["per_s"] / rows["sequential (seed)-200"]["per_s"]
     print(f"16 workers vs sequential on the same 200 sources: {speedup:.1f}x")
-    server.terminate()
+    print("\n| step, one thread | CPU ms per image |\n|---|---|")
+    for step, ms in stage_profile(base).items():
+        print(f"| {step} | {ms:.2f} |")
 
 
 if __name__ == "__main__":

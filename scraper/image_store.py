@@ -7,15 +7,18 @@ import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+from PIL import Image
+
 from scraper.engines import Source
 from traygo import layout
 from traygo.errors import ImageError, NotFoundError
-from traygo.images.decode import decode
+from traygo.images.decode import load, open_header, prepare
 from traygo.images.hashing import PhashIndex, phash, sha256_hex
 from traygo.slug import slugify
 from traygo.store import Store
 
 MIN_SIDE = 64  # placeholders, icons and spacer GIFs are smaller
+HASH_SIDE = 128  # phash box-reduces to >= 128 px before its 32x32 resample: no need for more
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,15 @@ class ManifestLine:
     bytes: int
     phash: str
     fetched_at: str
+
+
+def decode_for_hash(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
+    """The validated image, decoded only as large as the perceptual hash needs, and its real
+    size. A JPEG decodes at 1/2-1/8 scale in the DCT (every byte is still read, so truncation
+    is still caught): half the cost of decode and hash, hashes within 2 bits of a full decode."""
+    img = open_header(data)
+    size = img.size
+    return load(prepare(img, draft_to=HASH_SIDE)), size
 
 
 class QueryImages:
@@ -52,10 +64,10 @@ class QueryImages:
     def admit(self, data: bytes, source: Source, url: str) -> str:
         """'stored', or why not: a validation code, 'duplicate' or 'near_duplicate'."""
         try:
-            img = decode(data)
+            img, (width, height) = decode_for_hash(data)
         except ImageError as exc:
             return exc.code
-        if min(img.size) < MIN_SIDE:
+        if min(width, height) < MIN_SIDE:
             return "too_small"
         sha = sha256_hex(data)
         hex_hash = phash(img)
@@ -70,8 +82,8 @@ class QueryImages:
                 source.engine,
                 "data-uri" if url.startswith("data:") else url,
                 source.page_url,
-                img.size[0],
-                img.size[1],
+                width,
+                height,
                 len(data),
                 hex_hash,
                 datetime.now(UTC).isoformat(timespec="seconds"),

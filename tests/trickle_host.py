@@ -14,10 +14,12 @@ TRICKLE_BODY = b"\xff\xd8" + b"\x00" * 4094
 
 
 @contextmanager
-def host(answer: str = "trickle_body", location: str = "", every: float = 0.05) -> Iterator[str]:
+def host(
+    answer: str = "trickle_body", location: str = "", every: float = 0.05, body: bytes = b""
+) -> Iterator[str]:
     """A loopback host; yields its base URL. `answer`: "trickle_body" (headers at once, then a
     byte every `every` s), "trickle_headers" (the status line itself trickles), "redirect"
-    (302 to `location`) or "silent" (accepts, never answers)."""
+    (302 to `location`), "image" (`body` as a PNG, at once) or "silent" (never answers)."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
@@ -26,7 +28,7 @@ def host(answer: str = "trickle_body", location: str = "", every: float = 0.05) 
     def serve(conn: socket.socket) -> None:
         with conn, suppress(OSError):  # the client hung up: what a deadline is for
             conn.recv(65536)
-            _answer(conn, answer, location, every, stop)
+            _answer(conn, answer, location, every, stop, body)
 
     def accept() -> None:
         while not stop.is_set():
@@ -45,7 +47,12 @@ def host(answer: str = "trickle_body", location: str = "", every: float = 0.05) 
 
 
 def _answer(
-    conn: socket.socket, answer: str, location: str, every: float, stop: threading.Event
+    conn: socket.socket,
+    answer: str,
+    location: str,
+    every: float,
+    stop: threading.Event,
+    body: bytes,
 ) -> None:
     head = (
         b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\n"
@@ -53,6 +60,13 @@ def _answer(
     )
     if answer == "redirect":
         conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {location}\r\n\r\n".encode())
+        return
+    if answer == "image":
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
         return
     if answer == "silent":
         stop.wait(30)

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from traygo import config
+
+if TYPE_CHECKING:
+    from training.job import TrainRequest, TrainResult
 
 ARCHITECTURES = ("backbone", "scratch", "seed")  # training.job.ARCHITECTURES, without TF
 QUANTIZATIONS = ("none", "dynamic", "int8")
 
 
 @click.command("train")
-@click.option("--label", required=True, help="Label to train (from the label config).")
+@click.option("--label", help="Label to train (from the label config).")
+@click.option(
+    "--all-labels",
+    is_flag=True,
+    help="Train every configured label that has data (a folder named after it under --images, "
+    "or scraped images in the store); features are computed once for all of them.",
+)
 @click.option(
     "--images",
     multiple=True,
@@ -57,8 +67,10 @@ def app(**options: object) -> None:
     from training.job import TrainRequest, run  # TensorFlow loads only when training
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if bool(options["label"]) == bool(options["all_labels"]):
+        raise click.UsageError("give --label NAME or --all-labels")
     request = TrainRequest(
-        label=str(options["label"]),
+        label=str(options["label"] or ""),
         store=config.store_uri(options["store"]),  # type: ignore[arg-type]
         cache=config.cache_dir(options["cache_dir"]),  # type: ignore[arg-type]
         images=[Path(p) for p in options["images"] if p] or None,  # type: ignore[union-attr]
@@ -72,16 +84,55 @@ def app(**options: object) -> None:
         run_id=options["run_id"],  # type: ignore[arg-type]
         labels_file=options["labels_file"],  # type: ignore[arg-type]
     )
-    result = run(request)
-    metrics = result.metadata["metrics"]
-    click.echo(f"version {result.version} published to {result.where}")
-    balanced = metrics["balanced_accuracy"]
+    if not options["all_labels"]:
+        _report(run(request), prefix="")
+        return
+    _train_all(request)
+
+
+def _train_all(template: TrainRequest) -> None:
+    """Each label in turn; one label's failure is reported and the others still train."""
+    import dataclasses
+
+    from training.job import labels_with_data, run
+    from traygo.errors import TraygoError
+
+    names = labels_with_data(template)
+    if not names:
+        raise click.ClickException("no configured label has data; see --images or traygo scrape")
+    failed = []
+    for name in names:
+        click.echo(f"--- {name}")
+        try:
+            _report(run(dataclasses.replace(template, label=name)), prefix=f"{name}: ")
+        except TraygoError as exc:
+            click.echo(f"{name}: error: {exc}", err=True)
+            failed.append(name)
+    trained = len(names) - len(failed)
     click.echo(
-        f"validation accuracy {metrics['accuracy']:.3f}, "
-        f"balanced {'-' if balanced is None else f'{balanced:.3f}'}, "
-        f"n={metrics['n']}, threshold {result.metadata['threshold']:.3f}"
+        f"trained {trained} of {len(names)} labels" + (f"; failed: {failed}" if failed else "")
     )
-    click.echo(result.promotion_message)
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+def _report(result: TrainResult, prefix: str) -> None:
+    metrics = result.metadata["metrics"]
+    click.echo(f"{prefix}version {result.version} published to {result.where}")
+    balanced = metrics["balanced_accuracy"]
+    tray = result.metadata.get("tray") or {}
+    tray_text = (
+        f"; trays: balanced {tray['metrics']['balanced_accuracy']:.3f}, "
+        f"threshold {tray['threshold']:.3f}"
+        if tray.get("metrics")
+        else ""
+    )
+    click.echo(
+        f"{prefix}validation accuracy {metrics['accuracy']:.3f}, "
+        f"balanced {'-' if balanced is None else f'{balanced:.3f}'}, "
+        f"n={metrics['n']}, threshold {result.metadata['threshold']:.3f}{tray_text}"
+    )
+    click.echo(f"{prefix}{result.promotion_message}")
 
 
 @click.group("backbone")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from training import dataset as ds
-from training import evaluate, gate, head, parity, tflite
+from training import evaluate, gate, head, parity, tflite, tray_calibration
 from training.backbone import artifact
 from training.features import BackboneRunner, FeatureCache, features_for
 from training.job import (
@@ -64,6 +64,7 @@ def train_head(
         req, label.classes, data, fitted, evaluation, checked, decision, runner.size
     )
     meta["backbone"] = _backbone_ref(backbone)
+    meta["tray"] = _tray(registry, backbone, fitted.model, samples, req.seed)
     meta["training"]["feature_cache"] = stats.to_json()
     meta["head"] = {"input": "backbone features", "layers": ["standardise", "dropout", "dense"]}
     thumbs = np.stack([preprocess(s.path.read_bytes(), REPORT_SIZE) for s in samples["validation"]])
@@ -96,6 +97,31 @@ def _arrays(
         return features[idx], np.array([s.target for s in samples], dtype=np.int64)
 
     return Split(arrays(parts["train"]), arrays(parts["monitor"]), arrays(parts["validation"]))
+
+
+def _tray(
+    registry: Registry,
+    backbone: dict[str, Any],
+    model: Any,
+    samples: dict[str, list[ds.Sample]],
+    seed: int,
+) -> dict[str, Any]:
+    """The tray threshold and tray metrics, when the backbone has a tray feature map."""
+    spec = backbone.get("tray")
+    if not spec:
+        return {}
+    map_model = registry.store.get_bytes(backbone["artifacts"][spec["artifact"]]["key"])
+    tray = tray_calibration.calibrate(
+        map_model, model, samples["monitor"], samples["validation"], seed, int(spec["size"])
+    )
+    if tray:
+        log.info(
+            "trays: threshold %.3f, balanced accuracy %.3f (whole picture %.3f)",
+            tray["threshold"],
+            tray["metrics"]["balanced_accuracy"],
+            tray["whole_picture_metrics"]["balanced_accuracy"],
+        )
+    return tray
 
 
 def _backbone_ref(backbone: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from traygo import layout
 from traygo.errors import ConfigError
 from traygo.images.preprocess import DEFAULT_SIZE, PREPROCESSING_ID
 from traygo.registry import Registry, new_version, utcnow
+from traygo.slug import slugify
 from traygo.store import open_store
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,23 @@ def run(req: TrainRequest) -> TrainResult:
 
         return train_head(req, label, registry, data)
     return _train_from_images(req, label, registry, data)
+
+
+def labels_with_data(template: TrainRequest) -> list[str]:
+    """Configured labels that have data: a folder named after the label under one of the
+    --images roots, or scraped images for one of its positive queries in the store."""
+    labels = label_config.load_labels(template.labels_file)
+    if template.images is not None:
+        roots = template.images if isinstance(template.images, list) else [template.images]
+        return [name for name in labels if any((root / name).is_dir() for root in roots)]
+    store = open_store(template.store)
+    return [
+        name
+        for name, label in labels.items()
+        if any(
+            next(iter(store.list(layout.query_prefix(slugify(q)))), None) for q in label.positive
+        )
+    ]
 
 
 def _train_from_images(

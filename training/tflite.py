@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Iterator
 
 import keras
@@ -30,7 +32,9 @@ def convert(model: keras.Model, quantization: str, representative: np.ndarray) -
         converter.representative_dataset = samples
     elif quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; choose one of {QUANTIZATIONS}")
-    return converter.convert()
+    # Keras 3's export step prints every captured variable to stdout: keep the CLI readable
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
 
 
 def interpreter_class() -> type:

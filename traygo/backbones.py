@@ -61,6 +61,4 @@ def exists(store: Store, version: str) -> bool:
 
 def set_current(store: Store, version: str) -> None:
     metadata(store, version)  # only a complete version may become current
-    store.replace_json(
-        layout.current_backbone_key(), {"version": version, "set_at": timestamp()}
-    )
+    store.replace_json(layout.current_backbone_key(), {"version": version, "set_at": timestamp()})

@@ -49,6 +49,12 @@ class Output(_Open):
     positive_index: Literal[0, 1] = 1
 
 
+class TraySpec(_Open):
+    """A head's tray calibration: served in tray mode against this threshold."""
+
+    threshold: FiniteFloat = Field(ge=0, le=1)
+
+
 class ModelMetadata(_Open):
     label: str = Field(min_length=1)
     version: str = Field(min_length=1)
@@ -60,6 +66,7 @@ class ModelMetadata(_Open):
     artifacts: dict[str, Artifact]
     output: Output = Output()
     backbone: BackboneRef | None = None  # set for a head on the shared backbone
+    tray: TraySpec | dict[str, Any] | None = None  # {} when the head has no tray calibration
 
     @field_validator("artifacts")
     @classmethod

@@ -24,6 +24,7 @@ from traygo.store.base import dump_json
 HISTORY_LIMIT = 20
 _CAS_ATTEMPTS = 20
 
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

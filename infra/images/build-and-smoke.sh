@@ -74,8 +74,11 @@ for _ in range(100):
 PYEOF
 BUCKET=traygo-smoke
 "$PY" -c "import boto3; boto3.client('s3').create_bucket(Bucket='$BUCKET')"
+# The fixture search site runs on loopback, which the image fetcher refuses unless told this
+# is a test; never set in a deployed job.
 AWS_ENV=(-e TRAYGO_STORE="s3://$BUCKET" -e AWS_ENDPOINT_URL -e AWS_ACCESS_KEY_ID
-  -e AWS_SECRET_ACCESS_KEY -e AWS_DEFAULT_REGION -e AWS_REGION)
+  -e AWS_SECRET_ACCESS_KEY -e AWS_DEFAULT_REGION -e AWS_REGION
+  -e TRAYGO_TEST_ALLOW_LOOPBACK_FETCH=1)
 
 # `podman run` where it can start containers; where the kernel refuses the rlimits podman
 # always sets (some sandboxes), the same image under runc directly (infra/images/oci_run.py).

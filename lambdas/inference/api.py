@@ -61,7 +61,6 @@ def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
         out = []
         for label in live.labels():
             entry = live.get(label)
-            metrics = entry.model.meta.get("metrics", {}) if entry.model else {}
             out.append(
                 {
                     "label": label,
@@ -69,12 +68,7 @@ def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
                     "status": "ok" if entry.model else "unavailable",
                     "code": entry.code,
                     "problem": entry.problem,
-                    "threshold": entry.model.threshold if entry.model else None,
-                    "backbone_version": getattr(entry.model, "backbone_version", None),
-                    "accuracy": metrics.get("accuracy"),
-                    "balanced_accuracy": metrics.get("balanced_accuracy"),
-                    "roc_auc": metrics.get("roc_auc"),
-                    "n": metrics.get("n"),
+                    **_model_card(entry.model),
                 }
             )
         return json_response(200, {"models": out, "backbone": _backbone_status(live, out)})
@@ -90,7 +84,11 @@ def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
             float(config.get("fetch_timeout")),
         )
         answer = prediction.predict(
-            live_models(), request.image, request.labels, int(config.get("max_pixels"))
+            live_models(),
+            request.image,
+            request.labels,
+            int(config.get("max_pixels")),
+            (event.query_string_parameters or {}).get("mode") or "tray",
         )
         logger.info(
             "predicted",
@@ -122,6 +120,26 @@ def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
         )
 
     return app
+
+
+def _model_card(model: Any) -> dict[str, Any]:
+    """What the demo page's model card shows: data, validation metrics, thresholds."""
+    meta = model.meta if model is not None else {}
+    metrics = meta.get("metrics", {})
+    tray = meta.get("tray") or {}
+    return {
+        "threshold": model.threshold if model is not None else None,
+        "tray_threshold": tray.get("threshold"),
+        "backbone_version": getattr(model, "backbone_version", None),
+        "created_at": meta.get("created_at"),
+        "architecture": meta.get("training", {}).get("architecture"),
+        "counts": meta.get("dataset", {}).get("counts"),
+        "accuracy": metrics.get("accuracy"),
+        "balanced_accuracy": metrics.get("balanced_accuracy"),
+        "roc_auc": metrics.get("roc_auc"),
+        "n": metrics.get("n"),
+        "tray_metrics": tray.get("metrics"),
+    }
 
 
 def _backbone_status(live: LiveModels, models: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -98,6 +98,9 @@ class LoadedHead(_Classifier):
 
     def __init__(self, label: str, version: str, model: bytes, meta: dict[str, Any]) -> None:
         super().__init__(label, version, meta)
+        tray = meta.get("tray") or {}
+        # a head without tray calibration keeps its photo threshold on trays too
+        self.tray_threshold = float(tray.get("threshold", self.threshold))
         ref = meta["backbone"]
         self.backbone_version: str = ref["version"]
         self.features = int(ref["features"])
@@ -108,20 +111,38 @@ class LoadedHead(_Classifier):
 
 
 class LoadedBackbone:
-    """The shared backbone: pixels -> pooled features, once per request for every head."""
+    """The shared backbone, run once per request for every head: pooled features of a photo,
+    or the feature map of a tray picture (tray scoring pools it per region)."""
 
-    def __init__(self, version: str, model: bytes, meta: dict[str, Any]) -> None:
+    def __init__(
+        self, version: str, model: bytes, meta: dict[str, Any], tray_model: bytes | None = None
+    ) -> None:
         self.version = version
         self.meta = meta
         spec = meta["input"]
         self.size = (int(spec["height"]), int(spec["width"]))
         self.features = int(meta["features"])
         self._model = _Tflite(f"backbone {version}", model, [1, *self.size, 3])
+        self._tray: _Tflite | None = None
+        if tray_model is not None:
+            side = int(meta["tray"]["size"])
+            self.tray_size: tuple[int, int] = (side, side)
+            self._tray = _Tflite(f"backbone {version} (tray)", tray_model, [1, side, side, 3])
 
     @property
     def invocations(self) -> int:
-        return self._model.invocations
+        return self._model.invocations + (self._tray.invocations if self._tray else 0)
+
+    @property
+    def has_tray(self) -> bool:
+        return self._tray is not None
 
     def run(self, image: np.ndarray) -> np.ndarray:
-        """Features for one preprocessed uint8 HxWx3 image."""
+        """Pooled features for one preprocessed uint8 HxWx3 photo at `size`."""
         return self._model.invoke(image[None])
+
+    def run_map(self, image: np.ndarray) -> np.ndarray:
+        """The [grid, grid, features] map of one preprocessed tray picture at `tray_size`."""
+        if self._tray is None:
+            raise ModelError(f"backbone {self.version} has no tray model", "backbone_no_tray")
+        return self._tray.invoke(image[None])

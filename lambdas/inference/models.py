@@ -145,7 +145,11 @@ class LiveModels:
         def build() -> LoadedBackbone:
             key = layout.backbone_key(version, "metadata.json")
             meta = self._document(key, BackboneMetadata)
-            return LoadedBackbone(version, self._artifact(meta, "backbone.tflite"), meta)
+            tray = meta.get("tray")
+            tray_model = self._artifact(meta, tray["artifact"]) if tray else None
+            return LoadedBackbone(
+                version, self._artifact(meta, "backbone.tflite"), meta, tray_model
+            )
 
         return self._guarded(f"backbone {version}", version, etag, build)
 

@@ -14,6 +14,7 @@ from lambdas.inference.interpreter import LoadedHead
 from lambdas.inference.models import LiveModels
 from traygo.errors import ImageError
 from traygo.images.preprocess import preprocess
+from traygo.tray import Region, pooled, regions
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +68,27 @@ class _Timer:
         self.timings[self.name] = self.timings.get(self.name, 0.0) + spent
 
 
+MODES = ("tray", "photo")
+WHOLE = Region("whole", slice(None), slice(None), (0.0, 0.0, 1.0, 1.0))
+
+
 def predict(
-    models: LiveModels, image: bytes, labels: list[str] | None, max_pixels: int
+    models: LiveModels,
+    image: bytes,
+    labels: list[str] | None,
+    max_pixels: int,
+    mode: str = "tray",
 ) -> dict[str, Any]:
+    """`tray`: every label in every region of the picture, present if any region says so (one
+    backbone pass at the tray size). `photo`: the whole picture as one dish (one pass at the
+    training size)."""
+    if mode not in MODES:
+        raise ApiError(400, "bad_mode", f"mode={mode!r}: use one of {', '.join(MODES)}")
     started = time.perf_counter()
     request = _Request(image, max_pixels)
     with request.timed("models_ms"):
         chosen = choose_labels(models, labels)
         entries = {label: models.get(label) for label in chosen}
-    predictions: list[dict[str, Any]] = []
     unavailable = [
         _unavailable(label, entry.code or "no_live_model", entry.problem)
         for label, entry in entries.items()
@@ -83,25 +96,25 @@ def predict(
     ]
     ready = {label: entry for label, entry in entries.items() if entry.model is not None}
     heads = {label: e for label, e in ready.items() if isinstance(e.model, LoadedHead)}
+    predictions: list[dict[str, Any]] = []
     backbone_version = None
     if heads:
-        features, backbone_version, refused = _features(models, heads, request)
+        scored, backbone_version, refused = _score_heads(models, heads, request, mode)
+        predictions += scored
         unavailable += refused
-        for label in heads.keys() - {u["label"] for u in refused}:
-            model = heads[label].model
-            with request.timed("heads_ms"):
-                predictions.append(_answer(model, model.probability(features)))
     for label, entry in ready.items():
-        if label not in heads:
+        if label not in heads:  # a whole-image model (seed, scratch): its own pass, whole only
             pixels = request.pixels(entry.model.size)
             with request.timed("invoke_ms"):
-                predictions.append(_answer(entry.model, entry.model.probability(pixels)))
+                probability = entry.model.probability(pixels)
+            predictions.append(_answer(entry.model, probability, entry.model.threshold, WHOLE))
     if not predictions:
         detail = "; ".join(f"{u['label']}: {u['message']}" for u in unavailable)
         raise ApiError(503, "model_unavailable", f"no model could answer: {detail}")
     request.timings["total_ms"] = (time.perf_counter() - started) * 1000
     order = {label: i for i, label in enumerate(chosen)}
     return {
+        "mode": mode,
         "predictions": sorted(predictions, key=lambda p: order[p["label"]]),
         "unavailable": unavailable,
         "backbone_version": backbone_version,
@@ -109,10 +122,10 @@ def predict(
     }
 
 
-def _features(
-    models: LiveModels, heads: dict[str, Any], request: _Request
-) -> tuple[np.ndarray, str | None, list[dict[str, str]]]:
-    """One backbone pass, and the heads it cannot serve (backbone missing or another one)."""
+def _score_heads(
+    models: LiveModels, heads: dict[str, Any], request: _Request, mode: str
+) -> tuple[list[dict[str, Any]], str | None, list[dict[str, str]]]:
+    """One backbone pass, then every head on its features: per region in tray mode."""
     backbone = models.backbone()
     if backbone.model is None:
         why = (
@@ -120,37 +133,62 @@ def _features(
             if backbone.version
             else "no backbone is current in the store; run traygo backbone import"
         )
-        return np.empty(0), None, [_unavailable(h, "backbone_unavailable", why) for h in heads]
-    refused = []
+        return [], None, [_unavailable(h, "backbone_unavailable", why) for h in heads]
+    refused = _foreign_heads(heads, backbone.version)
+    usable = {label: e.model for label, e in heads.items() if label not in refused}
+    if not usable:
+        return [], backbone.version, list(refused.values())
+    model = backbone.model
+    if mode == "tray" and model.has_tray:
+        pixels = request.pixels(model.tray_size)
+        with request.timed("backbone_ms"):
+            feature_map = model.run_map(pixels)
+        where = regions(feature_map.shape[0])
+        features = pooled(feature_map, where)
+    else:
+        pixels = request.pixels(model.size)
+        with request.timed("backbone_ms"):
+            features = model.run(pixels)[None]
+        where = [WHOLE]
+    answers = []
+    with request.timed("heads_ms"):
+        for head in usable.values():
+            probs = [head.probability(f) for f in features]
+            best = int(np.argmax(probs))
+            threshold = head.tray_threshold if len(where) > 1 else head.threshold
+            answers.append(_answer(head, probs[best], threshold, where[best]))
+    return answers, backbone.version, list(refused.values())
+
+
+def _foreign_heads(heads: dict[str, Any], loaded: str) -> dict[str, dict[str, str]]:
+    """Heads trained on another backbone: never scored, each logged and reported."""
+    refused = {}
     for label, entry in heads.items():
-        if entry.model.backbone_version != backbone.version:
+        trained_on = entry.model.backbone_version
+        if trained_on != loaded:
             log.error(
                 "%s/%s was trained on backbone %s but %s is loaded: not scored",
                 label,
                 entry.version,
-                entry.model.backbone_version,
-                backbone.version,
+                trained_on,
+                loaded,
             )
             message = (
-                f"trained on backbone {entry.model.backbone_version}, but the service runs "
-                f"{backbone.version}; retrain {label} on the current backbone"
+                f"trained on backbone {trained_on}, but the service runs {loaded}; "
+                f"retrain {label} on the current backbone"
             )
-            refused.append(_unavailable(label, "backbone_mismatch", message))
-    if len(refused) == len(heads):
-        return np.empty(0), backbone.version, refused
-    pixels = request.pixels(backbone.model.size)
-    with request.timed("backbone_ms"):
-        features = backbone.model.run(pixels)
-    return features, backbone.version, refused
+            refused[label] = _unavailable(label, "backbone_mismatch", message)
+    return refused
 
 
-def _answer(model: Any, probability: float) -> dict[str, Any]:
+def _answer(model: Any, probability: float, threshold: float, region: Region) -> dict[str, Any]:
     return {
         "label": model.label,
-        "present": probability >= model.threshold,
+        "present": probability >= threshold,
         "probability": round(probability, 6),
-        "threshold": model.threshold,
+        "threshold": threshold,
         "model_version": model.version,
+        "region": {"name": region.name, "box": [round(v, 4) for v in region.box]},
     }
 
 

@@ -162,6 +162,7 @@ def call(event: dict) -> tuple[int, Any]:
 
 FIXTURES = Path(__file__).with_name("fixtures")
 BACKBONE = FIXTURES / "tiny_backbone.tflite"
+BACKBONE_MAP = FIXTURES / "tiny_backbone_map.tflite"
 RED_HEAD = FIXTURES / "red_head.tflite"
 BLUE_HEAD = FIXTURES / "blue_head.tflite"
 
@@ -172,8 +173,9 @@ def publish_backbone(store: Any, version: str, model: bytes, current: bool = Tru
 
     from traygo import backbones, layout
 
-    key = layout.backbone_key(version, "backbone.tflite")
-    store.put_bytes(key, model)
+    files = {"backbone.tflite": model, "backbone_map.tflite": BACKBONE_MAP.read_bytes()}
+    for name, data in files.items():
+        store.put_bytes(layout.backbone_key(version, name), data)
     meta = {
         "name": "tiny",
         "version": version,
@@ -188,12 +190,14 @@ def publish_backbone(store: Any, version: str, model: bytes, current: bool = Tru
             "license": "Apache-2.0",
         },
         "parity": {"max_abs_diff": 0.0},
+        "tray": {"artifact": "backbone_map.tflite", "size": 64, "grid": 4},
         "artifacts": {
-            "backbone.tflite": {
-                "key": key,
-                "sha256": hashlib.sha256(model).hexdigest(),
-                "bytes": len(model),
+            name: {
+                "key": layout.backbone_key(version, name),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "bytes": len(data),
             }
+            for name, data in files.items()
         },
     }
     store.put_json(layout.backbone_key(version, "metadata.json"), meta)
@@ -202,10 +206,16 @@ def publish_backbone(store: Any, version: str, model: bytes, current: bool = Tru
 
 
 def publish_head(
-    registry: Registry, label: str, version: str, model: bytes, backbone: str
+    registry: Registry,
+    label: str,
+    version: str,
+    model: bytes,
+    backbone: str,
+    tray_threshold: float | None = None,
 ) -> None:
     meta = metadata(label)
     meta["input"].update(height=32, width=32)
     meta["backbone"] = {"version": backbone, "features": 4}
+    meta["tray"] = {"threshold": tray_threshold} if tray_threshold is not None else {}
     registry.publish(label, version, {"model.tflite": model}, meta)
     registry.promote(label, version)

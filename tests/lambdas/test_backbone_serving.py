@@ -120,7 +120,11 @@ def test_one_label_with_broken_metadata_leaves_the_others_answering(heads: Regis
     assert status == 200
     assert len(answer["predictions"]) == 5
     assert answer["unavailable"] == [
-        {"label": "soup", "code": "metadata_invalid", "message": answer["unavailable"][0]["message"]}
+        {
+            "label": "soup",
+            "code": "metadata_invalid",
+            "message": answer["unavailable"][0]["message"],
+        }
     ]
     assert "unusable metadata" in answer["unavailable"][0]["message"]
     status, models = call(rest_event("GET", "/models"))

@@ -96,3 +96,90 @@ def test_bad_input_is_one_clear_line_before_training(
     assert message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "store" / "models").exists()  # nothing published
+
+
+def test_from_an_empty_store_train_then_serve_answers_with_the_new_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, shapes: Path, labels_file: Path
+) -> None:
+    """Offline, nothing in the store: the backbone is imported from its package on first use."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    store = tmp_path / "store"
+    code, out, err = train(
+        capsys,
+        *("--label", "pizza", "--images", str(shapes), "--store", str(store)),
+        *("--cache-dir", str(tmp_path / "cache"), "--labels-file", str(labels_file)),
+        *("--min-accuracy", "0", "--promote"),
+    )
+    assert code == 0, err
+    live = Registry(open_store(str(store))).live("pizza")
+    assert f"pizza/{live.version} is live" in out
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = [sys.executable, "-m", "traygo.cli", "serve", "--store", str(store)]
+    proc = subprocess.Popen(
+        [*serve, "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if "stop with Ctrl+C" in line:
+                break
+        picture = next((shapes / "pizza").iterdir()).read_bytes()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict?mode=photo",
+            picture,
+            {"Content-Type": "image/png"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    (prediction,) = answer["predictions"]
+    assert prediction["label"] == "pizza" and prediction["model_version"] == live.version
+    assert answer["backbone_version"].startswith("efficientnet-lite0-224-")
+
+
+def test_all_labels_trains_each_label_with_data_and_computes_features_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, shapes: Path, backbone_files
+) -> None:
+    from traygo import backbones
+
+    from .conftest import add_backbone
+
+    store = open_store(str(tmp_path / "store"))
+    backbones.set_current(store, add_backbone(store, backbone_files))
+    (shapes / "square").mkdir()
+    for path in sorted((shapes / "not_pizza").iterdir())[:8]:  # squares: a label of their own
+        path.rename(shapes / "square" / path.name)
+    labels = tmp_path / "two.toml"
+    labels.write_text(
+        '[pizza]\npositive = ["c"]\nnegative = ["s"]\n'
+        '[square]\npositive = ["s"]\nnegative = ["c"]\n'
+        '[sushi]\npositive = ["x"]\nnegative = ["y"]\n'
+    )
+    code, out, err = train(
+        capsys,
+        *("--all-labels", "--images", str(shapes), "--store", store.uri),
+        *("--cache-dir", str(tmp_path / "cache"), "--labels-file", str(labels)),
+        *("--min-accuracy", "0", "--promote"),
+    )
+    assert code == 0, err
+    assert "--- pizza" in out and "--- square" in out and "sushi" not in out  # no sushi/ folder
+    assert "trained 2 of 2 labels" in out
+    registry = Registry(store)
+    assert registry.live("pizza") and registry.live("square")
+    second = registry.metadata("square", registry.live("square").version)
+    assert second["training"]["feature_cache"]["misses"] == 0  # all computed for pizza
+
+
+def test_label_or_all_labels_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = train(capsys, "--images", "x")
+    assert code == 2 and "give --label NAME or --all-labels" in err

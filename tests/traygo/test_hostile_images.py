@@ -68,10 +68,10 @@ def test_banded_conversion_equals_whole_conversion() -> None:
     assert np.array_equal(preprocess(encode(rgba, "PNG")), expected)
 
 
-def test_a_huge_baseline_jpeg_is_decoded_at_one_eighth_scale() -> None:
+def test_a_huge_baseline_jpeg_is_decoded_at_a_scale_in_budget() -> None:
     data = jpeg_claiming(12000, 12000, progressive=False)
     assert preprocess(data).shape == (180, 180, 3)
-    assert decode(data).size == (1500, 1500)  # drafted to fit the budget, not refused
+    assert decode(data).size == (3000, 3000)  # 1/4 scale: the largest that fits the budget
 
 
 def test_a_big_progressive_photo_within_budget_is_served() -> None:

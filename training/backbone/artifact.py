@@ -23,13 +23,14 @@ from traygo.images.preprocess import PREPROCESSING_ID
 from traygo.registry import utcnow
 from traygo.store import Store
 from traygo.store.base import dump_json
+from traygo.tray import tray_size
 
 log = logging.getLogger(__name__)
 
 NAME = "efficientnet-lite0"
 LICENSE = "Apache-2.0"
 # Bump when the Keras rebuild or the TFLite conversion changes what the artifact computes.
-RECIPE = "keras-tflite-float16-v1"
+RECIPE = "keras-tflite-float16-v2"  # v2: adds the tray feature map model
 PARITY_TOLERANCE = 2e-2  # max |keras - tflite| on features of order 1; float16 weights
 DEFAULT_SIZE = 224
 
@@ -106,7 +107,16 @@ def _publish(store: Store, version: str, source: Source, size: int) -> None:
         raise BackboneError(f"{source.path}: {exc}") from None
     tflite_bytes = efficientnet_lite.to_tflite(model, float16=True)
     parity = _parity(model, tflite_bytes, size)
-    artifacts = {"backbone.tflite": tflite_bytes, "backbone.keras": _keras_bytes(model)}
+    tray_model = efficientnet_lite.build(state, tray_size(size), pooled=False)
+    tray_bytes = efficientnet_lite.to_tflite(tray_model, float16=True)
+    parity["tray_max_abs_diff"] = _parity(tray_model, tray_bytes, tray_size(size), images=2)[
+        "max_abs_diff"
+    ]
+    artifacts = {
+        "backbone.tflite": tflite_bytes,
+        "backbone_map.tflite": tray_bytes,
+        "backbone.keras": _keras_bytes(model),
+    }
     meta = {
         "name": NAME,
         "version": version,
@@ -121,6 +131,12 @@ def _publish(store: Store, version: str, source: Source, size: int) -> None:
         },
         "features": efficientnet_lite.FEATURES,
         "output": "pooled features after the last 1x1 conv, BN and ReLU6",
+        "tray": {
+            "artifact": "backbone_map.tflite",
+            "size": tray_size(size),
+            "grid": tray_size(size) // 32,
+            "output": "the feature map before pooling, [grid, grid, features]",
+        },
         "source": {
             "package": source.package,
             "package_version": source.package_version,
@@ -151,15 +167,16 @@ def _publish(store: Store, version: str, source: Source, size: int) -> None:
     log.info("backbone %s published (%d bytes TFLite)", version, len(tflite_bytes))
 
 
-def _parity(model: Any, tflite_bytes: bytes, size: int) -> dict[str, float]:
+def _parity(model: Any, tflite_bytes: bytes, size: int, images: int = 6) -> dict[str, float]:
     """Keras and the served TFLite must compute the same features on picture-like input."""
     from training import tflite
 
     rng = np.random.default_rng(0)
-    smooth = rng.uniform(0, 255, (4, size // 8, size // 8, 3)).repeat(8, 1).repeat(8, 2)
-    images = np.concatenate([rng.uniform(0, 255, (2, size, size, 3)), smooth]).astype(np.float32)
-    keras_out = model.predict(images, verbose=0)
-    lite_out = tflite.run_features(tflite_bytes, images)
+    smooth = rng.uniform(0, 255, (images, size // 8, size // 8, 3)).repeat(8, 1).repeat(8, 2)
+    noise = rng.uniform(0, 255, (images, size, size, 3))
+    batch = np.concatenate([noise[: images // 3], smooth[images // 3 :]]).astype(np.float32)
+    keras_out = model.predict(batch, verbose=0)
+    lite_out = tflite.run_features(tflite_bytes, batch)
     diff = float(np.max(np.abs(keras_out - lite_out)))
     scale = float(np.max(np.abs(keras_out)))
     if not diff <= PARITY_TOLERANCE * max(scale, 1.0):  # NaN fails too
@@ -167,7 +184,7 @@ def _parity(model: Any, tflite_bytes: bytes, size: int) -> dict[str, float]:
             f"the TFLite backbone differs from Keras by {diff:.3g} (features up to {scale:.3g}); "
             "not publishing"
         )
-    return {"max_abs_diff": diff, "max_abs_feature": scale, "images": len(images)}
+    return {"max_abs_diff": diff, "max_abs_feature": scale, "images": len(batch)}
 
 
 def _keras_bytes(model: Any) -> bytes:

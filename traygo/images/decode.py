@@ -67,6 +67,8 @@ def open_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Imag
     width, height = img.size
     if width <= 0 or height <= 0:
         raise ImageError("not_an_image", "the image has no pixels")
+    # Known only before a draft changes the size; load() counts it whatever the caller drafts.
+    img.coefficient_bytes = _progressive_coefficient_bytes(img)  # type: ignore[attr-defined]
     return img
 
 
@@ -116,7 +118,7 @@ def prepare(
 ) -> Image.Image:
     """Draft a JPEG (to `draft_to` px a side, else to the largest scale in budget), then
     check the pixel limit and the memory budget, all before any pixel is decoded."""
-    coefficients = _progressive_coefficient_bytes(img)
+    coefficients = _coefficients(img)
     if img.format == "JPEG":
         _draft(img, draft_to, max_bytes - coefficients)
     width, height = img.size
@@ -128,6 +130,10 @@ def prepare(
         )
     check_budget(img, peak_bytes(img, coefficients), max_bytes)
     return img
+
+
+def _coefficients(img: Image.Image) -> int:
+    return int(getattr(img, "coefficient_bytes", 0))
 
 
 def _progressive_coefficient_bytes(img: Image.Image) -> int:
@@ -158,8 +164,10 @@ def _draft(img: Image.Image, draft_to: int | None, max_bytes: int) -> None:
             return
 
 
-def load(img: Image.Image) -> Image.Image:
-    """Decode the pixels of the first frame; truncated or corrupt data becomes an ImageError."""
+def load(img: Image.Image, max_bytes: int = DEFAULT_MAX_DECODE_BYTES) -> Image.Image:
+    """Decode the pixels of the first frame, once the memory budget allows it at the current
+    (perhaps drafted) size; truncated or corrupt data becomes an ImageError."""
+    check_budget(img, peak_bytes(img, _coefficients(img)), max_bytes)
     try:
         img.load()
     except Image.DecompressionBombError:
@@ -177,7 +185,7 @@ def decode(
 ) -> Image.Image:
     """Fully decoded first frame of an allowed image, within the memory budget (a JPEG too
     big for it is decoded at 1/2, 1/4 or 1/8 scale)."""
-    return load(prepare(open_header(data, max_pixels), max_pixels, max_bytes))
+    return load(prepare(open_header(data, max_pixels), max_pixels, max_bytes), max_bytes)
 
 
 def inspect(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = 1) -> ImageInfo:

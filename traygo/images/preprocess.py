@@ -45,7 +45,7 @@ def preprocess(
     scale while staying >= the target on both axes whatever the EXIF rotation (hence the max).
     """
     img = prepare(open_header(data, max_pixels), max_pixels, max_bytes, draft_to=max(size))
-    return _finish(load(img), size, max_bytes)
+    return _finish(load(img, max_bytes), size, max_bytes)
 
 
 def preprocess_image(img: Image.Image, size: tuple[int, int] = DEFAULT_SIZE) -> np.ndarray:

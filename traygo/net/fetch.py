@@ -119,7 +119,10 @@ def _exchange(
                 preload_content=False,
                 decode_content=False,
             )
-            yield conn.getresponse(), dog
+            response = conn.getresponse()
+            if dog.fired:  # cut inside the headers: what arrived is not an answer
+                raise _timeout()
+            yield response, dog
         except FetchError:
             raise
         except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:

@@ -1,0 +1,66 @@
+"""Tray scoring's geometry: the regions a tray picture is scored in, and synthetic trays.
+
+A tray picture goes through the backbone once at TRAY_SIZE, giving a GRID x GRID feature map.
+Each region's features are the mean of the map over the region's cells, which is what the
+backbone gives for a photo of that part of the tray at the training scale, so every label's
+head (trained on whole photos) scores each region as it is. A label is present when any region
+says so, against a threshold calibrated on synthetic trays at training time.
+
+Regions: the whole picture, plus windows of half the picture's side on a 3 x 3 grid of
+positions (the four quadrants, the centre and the four edge midpoints), so an item near a
+quadrant border still falls whole inside one window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TRAY_SIZE = 448  # the tray input of the 224 px backbone: 2 x 2 photos at the training size
+STEPS = 3  # window positions per axis
+
+
+def tray_size(photo_size: int) -> int:
+    """A tray picture is scored at twice the photo size, so a quarter of the tray (one item)
+    reaches the backbone at the scale its heads were trained at."""
+    return 2 * photo_size
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    rows: slice
+    cols: slice
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the picture
+
+
+def regions(grid: int) -> list[Region]:
+    """The whole picture and the 3 x 3 half-size windows, on a feature map of grid x grid."""
+    found = [Region("whole", slice(0, grid), slice(0, grid), (0.0, 0.0, 1.0, 1.0))]
+    half = grid // 2
+    starts = np.linspace(0, grid - half, STEPS).round().astype(int)
+    for r, top in enumerate(starts):
+        for c, left in enumerate(starts):
+            box = (left / grid, top / grid, (left + half) / grid, (top + half) / grid)
+            found.append(Region(f"r{r}c{c}", slice(top, top + half), slice(left, left + half), box))
+    return found
+
+
+def pooled(feature_map: np.ndarray, where: list[Region]) -> np.ndarray:
+    """[len(where), channels]: the map's mean over each region. `feature_map` is [h, w, c]."""
+    return np.stack([feature_map[r.rows, r.cols].mean(axis=(0, 1)) for r in where])
+
+
+def compose(cells: list[np.ndarray | None], size: int = TRAY_SIZE) -> np.ndarray:
+    """A synthetic 2 x 2 tray: four uint8 photos of size/2 each, None for an empty cell (a
+    plain light tray surface)."""
+    half = size // 2
+    tray = np.full((size, size, 3), 228, dtype=np.uint8)
+    for i, photo in enumerate(cells[:4]):
+        if photo is not None:
+            if photo.shape[:2] != (half, half):
+                raise ValueError(f"tray cells must be {half}x{half}, not {photo.shape[:2]}")
+            row, col = divmod(i, 2)
+            tray[row * half : (row + 1) * half, col * half : (col + 1) * half] = photo
+    return tray
