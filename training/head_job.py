@@ -66,7 +66,7 @@ def train_head(
     meta["backbone"] = _backbone_ref(backbone)
     meta["tray"] = _tray(registry, backbone, fitted.model, samples, req.seed)
     meta["training"]["feature_cache"] = stats.to_json()
-    meta["head"] = {"input": "backbone features", "layers": ["standardise", "dropout", "dense"]}
+    meta["head"] = {"input": "backbone features", "layers": ["standardise", "dense"]}
     thumbs = np.stack([preprocess(s.path.read_bytes(), REPORT_SIZE) for s in samples["validation"]])
     artifacts = report_artifacts(
         fitted, head_bytes, evaluation, (thumbs, arrays.validation[1]), label.classes
