@@ -116,7 +116,7 @@ def test_aborting_an_execution_terminates_its_running_batch_job(
     """
     from moto.batch_simple.models import BatchSimpleBackend
 
-    from infra.abort import abort
+    from infra.abort import abort, jobs_started_by
 
     finish = BatchSimpleBackend._mark_job_as_finished
     train_definition = stack.job_definitions["train"]
@@ -137,6 +137,8 @@ def test_aborting_an_execution_terminates_its_running_batch_job(
     )["executionArn"]
     training = wait_for(lambda: by_definition(stack)["train"])
     assert [j["status"] for j in training] == ["RUNNING"]
+    # the job exists a moment before the execution's history records its submission
+    wait_for(lambda: training[0]["jobId"] in jobs_started_by(arn))
 
     terminated = abort(arn, "operator abort in test")
 
