@@ -39,14 +39,15 @@ system-deps: ## Debian's chromium and chromium-driver (the scraper and demo-page
 run: setup ## serve the five demo labels on http://127.0.0.1:8080 from the local store
 	$(BIN)/traygo run
 
-test: setup ## lint, format check, every test, and the tflite-runtime compatibility run
+test: setup ## lint, format check, type check, every test, and the tflite-runtime compatibility run
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 	$(MAKE) test-compat
 
-lint: setup checkov ## ruff check and format check, checkov on the synthesized template
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+lint: setup checkov ## ruff check and format check, mypy, checkov on the synthesized template
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 format: setup ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .

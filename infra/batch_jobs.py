@@ -19,8 +19,8 @@ from constructs import Construct
 
 from infra import timeouts
 from infra.log_groups import log_group
+from infra.nag import NO_RESOURCE_LEVEL, PREFIX_WILDCARD, Grant, acknowledge_grant
 from infra.network import Network
-from infra.settings import StackSettings
 from infra.storage import Storage
 from traygo import layout
 from traygo.errors import ConfigError
@@ -58,6 +58,16 @@ RETRY_ON_STATUS = (  # the job attempt's status reason
 RETRY_ATTEMPTS = timeouts.RETRY_ATTEMPTS
 
 
+@dataclass(frozen=True, kw_only=True)
+class JobsProps:
+    spot: bool  # Fargate Spot first, on-demand Fargate after it
+    max_vcpus: int
+    min_accuracy: float  # the train job's default gate
+    log_retention_days: int
+    base_image: str | None = None  # the Dockerfiles' BASE_IMAGE; None keeps theirs
+    image_source: Path | None = None  # None: the repository root
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
@@ -69,7 +79,7 @@ class JobSpec:
     parameters: dict[str, str]
 
 
-def job_specs(settings: StackSettings) -> dict[str, JobSpec]:
+def job_specs(min_accuracy: float) -> dict[str, JobSpec]:
     return {
         "scrape": JobSpec(
             "scrape",
@@ -87,7 +97,7 @@ def job_specs(settings: StackSettings) -> dict[str, JobSpec]:
             vcpus=4,
             memory_mib=16384,
             timeout=timeouts.job_timeout("train"),
-            parameters={"minAccuracy": f"{settings.min_accuracy:g}"},
+            parameters={"minAccuracy": f"{min_accuracy:g}"},
         ),
         "promote": JobSpec(
             "promote",
@@ -114,30 +124,29 @@ class BatchJobs(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        settings: StackSettings,
+        props: JobsProps,
         network: Network,
         storage: Storage,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue = batch.JobQueue(
-            self, "Queue", compute_environments=self._compute(settings, network)
+            self, "Queue", compute_environments=self._compute(props, network)
         )
-        self.log_group = log_group(self, "Logs", settings.log_retention_days)
+        self.log_group = log_group(self, "Logs", props.log_retention_days)
         images = {
-            dockerfile: self._image(dockerfile, settings)
+            dockerfile: self._image(dockerfile, props)
             for dockerfile in ("scraper/Dockerfile", "training/Dockerfile")
         }
         self.roles = roles = self._job_roles(storage)
+        _acknowledge_role_wildcards(roles, storage)
         self.definitions: dict[str, batch.EcsJobDefinition] = {}
-        for name, spec in job_specs(settings).items():
+        for name, spec in job_specs(props.min_accuracy).items():
             self.definitions[name] = self._definition(
                 spec, images[spec.dockerfile], roles[name], storage
             )
 
-    def _compute(
-        self, settings: StackSettings, network: Network
-    ) -> list[batch.OrderedComputeEnvironment]:
-        kinds = [True, False] if settings.spot else [False]
+    def _compute(self, props: JobsProps, network: Network) -> list[batch.OrderedComputeEnvironment]:
+        kinds = [True, False] if props.spot else [False]
         return [
             batch.OrderedComputeEnvironment(
                 compute_environment=batch.FargateComputeEnvironment(
@@ -147,19 +156,19 @@ class BatchJobs(Construct):
                     vpc_subnets=network.job_subnets,
                     security_groups=[network.job_security_group],
                     spot=spot,
-                    maxv_cpus=settings.max_vcpus,
+                    maxv_cpus=props.max_vcpus,
                 ),
                 order=order,
             )
             for order, spot in enumerate(kinds, start=1)
         ]
 
-    def _image(self, dockerfile: str, settings: StackSettings) -> ecs.ContainerImage:
+    def _image(self, dockerfile: str, props: JobsProps) -> ecs.ContainerImage:
         # Referenced only: `cdk deploy` builds and pushes it, `cdk synth` needs no Docker.
-        source = settings.image_source or REPO_ROOT
+        source = props.image_source or REPO_ROOT
         if not (source / dockerfile).is_file():
             raise ConfigError(f"{source / dockerfile}: no such Dockerfile for the job images")
-        build_args = {"BASE_IMAGE": settings.base_image} if settings.base_image else None
+        build_args = {"BASE_IMAGE": props.base_image} if props.base_image else None
         return ecs.ContainerImage.from_asset(
             str(source),
             file=dockerfile,
@@ -221,6 +230,9 @@ class BatchJobs(Construct):
             fargate_cpu_architecture=ecs.CpuArchitecture.X86_64,
             logging=ecs.LogDriver.aws_logs(stream_prefix=spec.name, log_group=self.log_group),
         )
+        acknowledge_grant(
+            container.execution_role, Grant("*", ("ecr:GetAuthorizationToken",)), NO_RESOURCE_LEVEL
+        )
         return batch.EcsJobDefinition(
             self,
             f"{spec.name.capitalize()}Job",
@@ -239,4 +251,28 @@ def _deny_live_pointer(storage: Storage) -> iam.PolicyStatement:
         effect=iam.Effect.DENY,
         actions=["s3:PutObject", "s3:DeleteObject"],
         resources=[storage.bucket.arn_for_objects(f"{layout.MODELS}/*/live.json")],
+    )
+
+
+def _acknowledge_role_wildcards(roles: dict[str, iam.Role], storage: Storage) -> None:
+    """The reviewed wildcards of _job_roles' grants, role by role."""
+    on = storage.rendered_objects
+    images, models = f"{layout.IMAGES}/*", f"{layout.MODELS}/*"
+    backbones, features = f"{layout.BACKBONES}/*", f"{layout.FEATURES}/*"
+    read, write_once = ("s3:GetObject",), ("s3:PutObject",)
+    scrape, train, promote = roles["scrape"], roles["train"], roles["promote"]
+    acknowledge_grant(scrape, Grant(on(images), ("s3:GetObject", "s3:PutObject")), PREFIX_WILDCARD)
+    for prefix in (models, backbones, features):
+        acknowledge_grant(train, Grant(on(prefix), read, write_once), PREFIX_WILDCARD)
+    acknowledge_grant(train, Grant(on(images), read), PREFIX_WILDCARD)
+    acknowledge_grant(
+        train,
+        Grant(on(f"{layout.MODELS}/*/_checkpoints/*"), ("s3:DeleteObject", "s3:PutObject")),
+        "its runs' scratch space (run ids are Batch job ids); published versions are not in it",
+    )
+    acknowledge_grant(promote, Grant(on(models), read), PREFIX_WILDCARD)
+    acknowledge_grant(
+        promote,
+        Grant(on(f"{layout.MODELS}/*/live.json"), ("s3:PutObject",)),
+        "one live pointer per label, and labels are configuration, not known to the stack",
     )

@@ -8,17 +8,19 @@ large, throttled, no key, ...) have the product's JSON error shape and CORS head
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs_
 from constructs import Construct
 
 from infra.gateway_errors import add_gateway_responses
 from infra.log_groups import log_group
-from infra.settings import StackSettings
+from infra.nag import PREFIX_WILDCARD, PUBLIC_ROUTE, Grant, acknowledge, acknowledge_grant
 from infra.storage import Storage
 from traygo import layout
 from traygo.errors import ConfigError
@@ -35,6 +37,20 @@ KEYED_ROUTES = (("POST", "predict"), ("GET", "models"))
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ENVELOPE = 140 * 1024
 MAX_REQUEST_BYTES = (LAMBDA_PAYLOAD_LIMIT - ENVELOPE) // 4 * 3  # 4,611,072 bytes, 4.4 MiB
+KEYED_ROUTE = "The API key and usage plan authorize callers (a machine-to-machine API, no users)."
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiProps:
+    stage: str
+    lambda_bundle: Path  # from `make lambda-bundle`
+    lambda_memory_mb: int
+    lambda_reserved_concurrency: int | None  # None: share the account's unreserved pool
+    api_rate_limit: float  # per key; the stage allows twice this
+    api_burst_limit: int
+    api_quota_per_day: int
+    log_retention_days: int
+    cors_origins: tuple[str, ...] = ()
 
 
 def check_bundle(bundle: Path) -> Path:
@@ -48,29 +64,58 @@ def check_bundle(bundle: Path) -> Path:
 
 class InferenceApi(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: StackSettings, storage: Storage
+        self, scope: Construct, construct_id: str, *, props: ApiProps, storage: Storage
     ) -> None:
         super().__init__(scope, construct_id)
-        bundle = check_bundle(settings.lambda_bundle)
-        self.function = self._function(settings, storage, bundle)
-        self.api = self._api(settings)
+        bundle = check_bundle(props.lambda_bundle)
+        self.function = self._function(props, storage, bundle)
+        self.api = self._api(props)
         integration = apigw.LambdaIntegration(self.function)
         self.methods: dict[str, apigw.Method] = {}
-        self.keyed_methods: set[str] = set()
         for verb, path in PUBLIC_ROUTES + KEYED_ROUTES:
             resource = self.api.root.resource_for_path(path) if path else self.api.root
             keyed = (verb, path) in KEYED_ROUTES
             route = f"{verb} /{path}"
-            self.methods[route] = resource.add_method(verb, integration, api_key_required=keyed)
-            if keyed:
-                self.keyed_methods.add(route)
-        self.api_key = self._usage_plan(settings)
-        add_gateway_responses(self.api, settings.cors_origins, MAX_REQUEST_BYTES)
+            method = resource.add_method(verb, integration, api_key_required=keyed)
+            reason = f"{route}: {KEYED_ROUTE if keyed else PUBLIC_ROUTE}"
+            acknowledge(method, "AwsSolutions-APIG4", reason)
+            acknowledge(method, "AwsSolutions-COG4", reason)
+            self.methods[route] = method
+        self.api_key = self._usage_plan(props)
+        add_gateway_responses(self.api, props.cors_origins, MAX_REQUEST_BYTES)
 
-    def _function(
-        self, settings: StackSettings, storage: Storage, bundle: Path
-    ) -> lambda_.Function:
-        logs = log_group(self, "FunctionLogs", settings.log_retention_days)
+    def _function(self, props: ApiProps, storage: Storage, bundle: Path) -> lambda_.Function:
+        logs = log_group(self, "FunctionLogs", props.log_retention_days)
+        role = self._function_role(storage, logs)
+        function = lambda_.Function(
+            self,
+            "Function",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.X86_64,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(bundle)),
+            memory_size=props.lambda_memory_mb,
+            # A flood of /predict must not take every concurrent execution in the account.
+            reserved_concurrent_executions=props.lambda_reserved_concurrency,
+            timeout=TIMEOUT,
+            role=role,
+            log_group=logs,
+            environment={
+                "TRAYGO_STORE": f"s3://{storage.bucket.bucket_name}",
+                "TRAYGO_CORS_ORIGINS": ",".join(props.cors_origins),
+                "TRAYGO_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
+                "POWERTOOLS_SERVICE_NAME": "traygo-inference",
+            },
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "The bundle is built for python3.12 (contract 4: manylinux wheels for that version); "
+            "move to a newer runtime together with build-bundle.sh.",
+        )
+        return function
+
+    def _function_role(self, storage: Storage, logs: logs_.ILogGroup) -> iam.Role:
         # Own role, so no managed policy: write its log group, read models/, nothing else.
         role = iam.Role(
             self,
@@ -88,40 +133,24 @@ class InferenceApi(Construct):
                 resources=[logs.log_group_arn],
             )
         )
-        return lambda_.Function(
-            self,
-            "Function",
-            runtime=lambda_.Runtime.PYTHON_3_12,
-            architecture=lambda_.Architecture.X86_64,
-            handler=HANDLER,
-            code=lambda_.Code.from_asset(str(bundle)),
-            memory_size=settings.lambda_memory_mb,
-            # A flood of /predict must not take every concurrent execution in the account.
-            reserved_concurrent_executions=settings.lambda_reserved_concurrency,
-            timeout=TIMEOUT,
-            role=role,
-            log_group=logs,
-            environment={
-                "TRAYGO_STORE": f"s3://{storage.bucket.bucket_name}",
-                "TRAYGO_CORS_ORIGINS": ",".join(settings.cors_origins),
-                "TRAYGO_MAX_REQUEST_BYTES": str(MAX_REQUEST_BYTES),
-                "POWERTOOLS_SERVICE_NAME": "traygo-inference",
-            },
-        )
+        for prefix in (layout.MODELS, layout.BACKBONES):
+            read = Grant(storage.rendered_objects(f"{prefix}/*"), ("s3:GetObject",))
+            acknowledge_grant(role, read, PREFIX_WILDCARD)
+        return role
 
-    def _api(self, settings: StackSettings) -> apigw.RestApi:
-        access_logs = log_group(self, "AccessLogs", settings.log_retention_days)
+    def _api(self, props: ApiProps) -> apigw.RestApi:
+        access_logs = log_group(self, "AccessLogs", props.log_retention_days)
         cors = (
             apigw.CorsOptions(
-                allow_origins=list(settings.cors_origins),
+                allow_origins=list(props.cors_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["Content-Type", "x-api-key"],
                 max_age=Duration.hours(1),
             )
-            if settings.cors_origins
+            if props.cors_origins
             else None
         )
-        return apigw.RestApi(
+        api = apigw.RestApi(
             self,
             "Api",
             description="traygo inference",
@@ -130,7 +159,7 @@ class InferenceApi(Construct):
             cloud_watch_role=True,
             default_cors_preflight_options=cors,
             deploy_options=apigw.StageOptions(
-                stage_name=settings.stage,
+                stage_name=props.stage,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
                     caller=False,
@@ -146,14 +175,16 @@ class InferenceApi(Construct):
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 metrics_enabled=True,
                 tracing_enabled=True,  # X-Ray: where a slow /predict spends its time
-                throttling_rate_limit=settings.api_rate_limit * 2,
-                throttling_burst_limit=settings.api_burst_limit * 2,
+                throttling_rate_limit=props.api_rate_limit * 2,
+                throttling_burst_limit=props.api_burst_limit * 2,
             ),
         )
+        _acknowledge_api_findings(api)
+        return api
 
-    def _usage_plan(self, settings: StackSettings) -> apigw.IApiKey:
+    def _usage_plan(self, props: ApiProps) -> apigw.IApiKey:
         throttle = apigw.ThrottleSettings(
-            rate_limit=settings.api_rate_limit, burst_limit=settings.api_burst_limit
+            rate_limit=props.api_rate_limit, burst_limit=props.api_burst_limit
         )
         key = apigw.ApiKey(self, "ApiKey", description="traygo inference API key")
         plan = apigw.UsagePlan(
@@ -161,7 +192,7 @@ class InferenceApi(Construct):
             "UsagePlan",
             description="traygo: throttle and daily quota per key",
             throttle=throttle,
-            quota=apigw.QuotaSettings(limit=settings.api_quota_per_day, period=apigw.Period.DAY),
+            quota=apigw.QuotaSettings(limit=props.api_quota_per_day, period=apigw.Period.DAY),
         )
         plan.add_api_key(key)
         plan.add_api_stage(
@@ -172,3 +203,24 @@ class InferenceApi(Construct):
             ],
         )
         return key
+
+
+def _acknowledge_api_findings(api: apigw.RestApi) -> None:
+    acknowledge(
+        api,
+        "AwsSolutions-APIG2",
+        "The Lambda validates every request (JSON, base64, image type and size) and answers "
+        "typed 4xx errors; a gateway model cannot describe raw image bodies.",
+    )
+    acknowledge(
+        api.node.find_child("CloudWatchRole"),
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AmazonAPIGatewayPushToCloudWatchLogs]",
+        "API Gateway's account-wide logging role; AWS's policy is the documented one for it.",
+    )
+    acknowledge(
+        api.deployment_stage,
+        "AwsSolutions-APIG3",
+        "WAF costs at least $5 a month plus $1 per rule; the usage plan's throttle and quota "
+        "bound abuse. Add a web ACL for public production use.",
+    )

@@ -17,7 +17,7 @@ from constructs import Construct
 from infra import timeouts
 from infra.batch_jobs import BatchJobs
 from infra.log_groups import log_group, vended_logs_name
-from infra.settings import StackSettings
+from infra.nag import LOG_DELIVERY, NO_RESOURCE_LEVEL, STACK_ARN, XRAY, Grant, acknowledge_grant
 
 STEPS = ("Scrape", "Train", "Promote")
 
@@ -29,55 +29,28 @@ def failed_state(step: str) -> str:
 
 class Pipeline(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: StackSettings, jobs: BatchJobs
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        jobs: BatchJobs,
+        map_concurrency: int,
+        log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-
-        def job(state_id: str, name: str, params: dict[str, str]) -> tasks.BatchSubmitJob:
-            return tasks.BatchSubmitJob(
-                self,
-                state_id,
-                job_name=f"traygo-{name}",
-                job_queue_arn=jobs.queue.job_queue_arn,
-                job_definition_arn=jobs.definitions[name].job_definition_arn,
-                payload=sfn.TaskInput.from_object(
-                    {k: sfn.JsonPath.string_at(v) for k, v in params.items()}
-                ),
-                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-                result_path=sfn.JsonPath.DISCARD,
-            )
-
-        scrape = sfn.Map(
-            self,
-            "ScrapeQueries",
-            items_path="$.queries",
-            item_selector={"query": sfn.JsonPath.string_at("$$.Map.Item.Value")},
-            max_concurrency=settings.map_concurrency,
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        scrape.item_processor(job("Scrape", "scrape", {"query": "$.query"}))
-        train = job("Train", "train", {"label": "$.label"})
-        promote = job("Promote", "promote", {"label": "$.label"})
-        for name, step in zip(STEPS, (scrape, train, promote), strict=True):
-            # The error says which step failed (a States.* name cannot be re-raised); the
-            # cause is the failed step's own (for Batch, the failed job's description).
-            failed = sfn.Fail(
-                self, failed_state(name), error=failed_state(name), cause_path="$.failure.Cause"
-            )
-            step.add_catch(failed, result_path="$.failure")
-        definition = scrape.next(train).next(promote).next(sfn.Succeed(self, "Done"))
+        definition = self._steps(jobs, map_concurrency)
         stack = Stack.of(self)
         logs = log_group(
             self,
             "Logs",
-            settings.log_retention_days,
+            log_retention_days,
             name=vended_logs_name("states", stack.stack_name, "pipeline"),
         )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=timeouts.pipeline_timeout(settings.map_concurrency),
+            timeout=timeouts.pipeline_timeout(map_concurrency),
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=logs, level=sfn.LogLevel.ALL, include_execution_data=True
@@ -85,6 +58,44 @@ class Pipeline(Construct):
         )
         for statement in _stop_what_it_started(stack):
             self.state_machine.add_to_role_policy(statement)
+        _acknowledge_role_wildcards(self.state_machine.role)
+
+    def _steps(self, jobs: BatchJobs, map_concurrency: int) -> sfn.IChainable:
+        scrape = sfn.Map(
+            self,
+            "ScrapeQueries",
+            items_path="$.queries",
+            item_selector={"query": sfn.JsonPath.string_at("$$.Map.Item.Value")},
+            max_concurrency=map_concurrency,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        scrape.item_processor(self._job(jobs, "Scrape", "scrape", {"query": "$.query"}))
+        train = self._job(jobs, "Train", "train", {"label": "$.label"})
+        promote = self._job(jobs, "Promote", "promote", {"label": "$.label"})
+        for name, step in zip(STEPS, (scrape, train, promote), strict=True):
+            # The error says which step failed (a States.* name cannot be re-raised); the
+            # cause is the failed step's own (for Batch, the failed job's description).
+            failed = sfn.Fail(
+                self, failed_state(name), error=failed_state(name), cause_path="$.failure.Cause"
+            )
+            step.add_catch(failed, result_path="$.failure")
+        return scrape.next(train).next(promote).next(sfn.Succeed(self, "Done"))
+
+    def _job(
+        self, jobs: BatchJobs, state_id: str, name: str, params: dict[str, str]
+    ) -> tasks.BatchSubmitJob:
+        return tasks.BatchSubmitJob(
+            self,
+            state_id,
+            job_name=f"traygo-{name}",
+            job_queue_arn=jobs.queue.job_queue_arn,
+            job_definition_arn=jobs.definitions[name].job_definition_arn,
+            payload=sfn.TaskInput.from_object(
+                {k: sfn.JsonPath.string_at(v) for k, v in params.items()}
+            ),
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            result_path=sfn.JsonPath.DISCARD,
+        )
 
 
 def _stop_what_it_started(stack: Stack) -> list[iam.PolicyStatement]:
@@ -96,3 +107,25 @@ def _stop_what_it_started(stack: Stack) -> list[iam.PolicyStatement]:
         # DescribeJobs has no resource-level permissions (service authorization reference).
         iam.PolicyStatement(actions=["batch:DescribeJobs"], resources=["*"]),
     ]
+
+
+def _acknowledge_role_wildcards(role: iam.IRole) -> None:
+    acknowledge_grant(
+        role,
+        Grant("*", (*LOG_DELIVERY, *XRAY, "batch:DescribeJobs")),
+        "CloudWatch Logs delivery, X-Ray tracing and following its Batch jobs: "
+        + NO_RESOURCE_LEVEL,
+    )
+    batch_arn = STACK_ARN.format(service="batch")
+    acknowledge_grant(
+        role,
+        Grant(f"{batch_arn}:job-definition/*", ("batch:SubmitJob",)),
+        "CDK's .sync grant: the definition's ARN carries a revision that changes on every "
+        "deploy; SubmitJob also needs the queue, and only this stack's queue is granted",
+    )
+    acknowledge_grant(
+        role,
+        Grant(f"{batch_arn}:job/*", ("batch:TerminateJob",)),
+        "job ids are made at submit time; Step Functions terminates the jobs its execution "
+        "started when the execution is stopped or a task times out",
+    )

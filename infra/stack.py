@@ -1,4 +1,8 @@
-"""The one traygo stack: storage, network, Batch jobs, pipeline and inference API."""
+"""The one traygo stack: storage, network, Batch jobs, pipeline and inference API.
+
+The stack composes the constructs and hands each the settings it needs; each construct
+acknowledges its own reviewed cdk-nag findings next to the resources they excuse.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,8 @@ from aws_cdk import App, CfnOutput, Stack, Validations
 from constructs import Construct
 
 from infra import outputs
-from infra.batch_jobs import BatchJobs
-from infra.inference_api import InferenceApi
-from infra.nag import suppress_reviewed_findings
+from infra.batch_jobs import BatchJobs, JobsProps
+from infra.inference_api import ApiProps, InferenceApi
 from infra.network import Network
 from infra.pipeline import Pipeline
 from infra.settings import StackSettings
@@ -24,12 +27,19 @@ class TraygoStack(Stack):
         self.storage = Storage(self, "Storage")
         self.network = Network(self, "Network", log_retention_days=settings.log_retention_days)
         self.jobs = BatchJobs(
-            self, "Jobs", settings=settings, network=self.network, storage=self.storage
+            self, "Jobs", props=jobs_props(settings), network=self.network, storage=self.storage
         )
-        self.pipeline = Pipeline(self, "Pipeline", settings=settings, jobs=self.jobs)
-        self.inference = InferenceApi(self, "Inference", settings=settings, storage=self.storage)
+        self.pipeline = Pipeline(
+            self,
+            "Pipeline",
+            jobs=self.jobs,
+            map_concurrency=settings.map_concurrency,
+            log_retention_days=settings.log_retention_days,
+        )
+        self.inference = InferenceApi(
+            self, "Inference", props=api_props(settings), storage=self.storage
+        )
         self._outputs()
-        suppress_reviewed_findings(self)
 
     def _outputs(self) -> None:
         values = {
@@ -43,6 +53,31 @@ class TraygoStack(Stack):
             values[key] = self.jobs.definitions[name].job_definition_arn
         for key, value in values.items():
             CfnOutput(self, key, value=value)
+
+
+def jobs_props(settings: StackSettings) -> JobsProps:
+    return JobsProps(
+        spot=settings.spot,
+        max_vcpus=settings.max_vcpus,
+        min_accuracy=settings.min_accuracy,
+        log_retention_days=settings.log_retention_days,
+        base_image=settings.base_image,
+        image_source=settings.image_source,
+    )
+
+
+def api_props(settings: StackSettings) -> ApiProps:
+    return ApiProps(
+        stage=settings.stage,
+        lambda_bundle=settings.lambda_bundle,
+        lambda_memory_mb=settings.lambda_memory_mb,
+        lambda_reserved_concurrency=settings.lambda_reserved_concurrency,
+        api_rate_limit=settings.api_rate_limit,
+        api_burst_limit=settings.api_burst_limit,
+        api_quota_per_day=settings.api_quota_per_day,
+        log_retention_days=settings.log_retention_days,
+        cors_origins=settings.cors_origins,
+    )
 
 
 def add_nag_checks(app: App) -> None:

@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.nag import acknowledge, rendered_arn
 from traygo import layout
 
 DEBUG_EXPIRY_DAYS = 14
@@ -48,10 +49,20 @@ class Storage(Construct):
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=rules,
         )
+        acknowledge(
+            self.bucket,
+            "AwsSolutions-S1",
+            "One bucket by design; request auditing is CloudTrail data events (docs/deploy.md), "
+            "which needs no second, unprotected log bucket.",
+        )
 
     def objects(self, prefix: str) -> str:
         """The ARN of every object under `prefix` (e.g. "models/")."""
         return self.bucket.arn_for_objects(f"{prefix}*")
+
+    def rendered_objects(self, pattern: str) -> str:
+        """Objects matching `pattern` (e.g. "models/*") as cdk-nag names them in a finding."""
+        return f"{rendered_arn(self.bucket)}/{pattern}"
 
     def list_statement(self) -> iam.PolicyStatement:
         """ListBucket on the bucket, with no prefix condition, on purpose.

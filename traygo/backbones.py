@@ -46,7 +46,7 @@ def current_version(store: Store) -> str | None:
 def metadata(store: Store, version: str) -> dict[str, Any]:
     key = layout.backbone_key(version, "metadata.json")
     try:
-        meta = store.get_json(key)
+        meta: dict[str, Any] = store.get_json(key)
     except NotFoundError:
         raise RegistryError(f"no backbone {version!r} in {store.uri}") from None
     found = problems(BackboneMetadata, meta)

@@ -11,9 +11,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from traygo.errors import ConfigError
+
+if TYPE_CHECKING:  # click is the cli extra's, imported only where options are built
+    import click
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,10 @@ def default(name: str) -> Any:
     return setting(name).default
 
 
-def option(name: str, *param_decls: str, **kwargs: Any) -> Any:
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def option(name: str, *param_decls: str, **kwargs: Any) -> Callable[[_Command], _Command]:
     """A click option decorator for a setting, with its env vars, default and help from here."""
     import click
 
@@ -202,13 +208,16 @@ def option(name: str, *param_decls: str, **kwargs: Any) -> Any:
     return click.option(*decls, name, default=spec.default, envvar=list(spec.envvars), **kwargs)
 
 
-def _click_type(spec: Setting) -> Any:
+def _click_type(spec: Setting) -> click.ParamType[Any, Any]:
     import click
 
-    class Parsed(click.ParamType):
+    # ParamType is generic only in recent click; subscripting it would break the >=8.1 floor.
+    class Parsed(click.ParamType):  # type: ignore[type-arg]
         name = spec.parse.__name__.strip("_").replace("_", " ")
 
-        def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        def convert(
+            self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+        ) -> Any:
             if not isinstance(value, str):
                 return value
             try:

@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -63,11 +64,12 @@ def _request_body(target: str, labels: str | None) -> tuple[bytes, str, str]:
     return data, f"image/{str(img.format).lower()}", query
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> dict:
+def _post(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     request = urllib.request.Request(url, body, headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read())
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
     except urllib.error.HTTPError as exc:
         raise TraygoError(f"{url} answered {exc.code}: {_error_message(exc)}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -79,6 +81,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> dict:
 
 def _error_message(exc: urllib.error.HTTPError) -> str:
     try:
-        return json.loads(exc.read())["error"]["message"]
+        message: str = json.loads(exc.read())["error"]["message"]
+        return message
     except (ValueError, KeyError, TypeError):
         return exc.reason or "no details"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -99,7 +100,7 @@ class Registry:
     def metadata(self, label: str, version: str) -> dict[str, Any]:
         key = layout.metadata_key(label, version)
         try:
-            meta = self.store.get_json(key)
+            meta: dict[str, Any] = self.store.get_json(key)
         except NotFoundError:
             raise RegistryError(f"{label}: no version {version!r} in {self.store.uri}") from None
         problems = metadata_problems(meta)
@@ -140,7 +141,7 @@ class Registry:
             raise RegistryError(f"{label}/{version}: refusing to publish: {'; '.join(problems)}")
         meta_key = layout.metadata_key(label, version)
         if self.store.exists(meta_key):
-            existing = self.store.get_json(meta_key)
+            existing: dict[str, Any] = self.store.get_json(meta_key)
             if existing.get("artifacts") == meta["artifacts"]:
                 return existing
             raise RegistryError(f"{self.store.url(meta_key)} already exists with other artifacts")
@@ -183,7 +184,7 @@ class Registry:
         self.promote(label, version)
         return True, f"{label}/{version} is live"
 
-    def _swap(self, label: str, change: Any) -> LivePointer:
+    def _swap(self, label: str, change: Callable[[LivePointer | None], LivePointer]) -> LivePointer:
         key = layout.live_key(label)
         for _ in range(_CAS_ATTEMPTS):
             try:

@@ -43,63 +43,9 @@ def spec(
 ) -> dict[str, Any]:
     uid, gid = _user_ids(rootfs, image.get("User", ""))
     workdir = image.get("WorkingDir") or "/"
-    tmpfs = f"mode=1777,uid={uid},gid={gid}"
-    mounts = [
-        {"destination": "/proc", "type": "proc", "source": "proc"},
-        {
-            "destination": "/dev",
-            "type": "tmpfs",
-            "source": "tmpfs",
-            "options": ["nosuid", "mode=755"],
-        },
-        {
-            "destination": "/dev/pts",
-            "type": "devpts",
-            "source": "devpts",
-            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
-        },
-        {
-            "destination": "/dev/shm",
-            "type": "tmpfs",
-            "source": "shm",
-            "options": ["nosuid", "noexec", "nodev", "mode=1777"],
-        },
-        {
-            "destination": "/sys",
-            "type": "sysfs",
-            "source": "sysfs",
-            "options": ["nosuid", "noexec", "nodev", "ro"],
-        },
-        {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": [tmpfs]},
-        {"destination": workdir, "type": "tmpfs", "source": "tmpfs", "options": [tmpfs]},
-        {
-            "destination": "/etc/resolv.conf",
-            "type": "bind",
-            "source": "/etc/resolv.conf",
-            "options": ["rbind", "ro"],
-        },
-        {
-            "destination": "/etc/hosts",
-            "type": "bind",
-            "source": "/etc/hosts",
-            "options": ["rbind", "ro"],
-        },
-    ]
+    mounts = _system_mounts(workdir, f"mode=1777,uid={uid},gid={gid}")
     for bind in binds:
-        host, container, *mode = bind.split(":")
-        options = ["rbind", "ro" if mode == ["ro"] else "rw"]
-        # The root is read-only: a tmpfs on the parent makes room for the mount point.
-        parent = str(Path(container).parent)
-        if parent != "/" and all(m["destination"] != parent for m in mounts):
-            mounts.append({"destination": parent, "type": "tmpfs", "source": "tmpfs"})
-        mounts.append(
-            {
-                "destination": container,
-                "type": "bind",
-                "source": str(Path(host).resolve()),
-                "options": options,
-            }
-        )
+        mounts += _bind_mounts(bind, mounts)
     return {
         "ociVersion": "1.0.2",
         "root": {"path": str(rootfs), "readonly": True},
@@ -117,6 +63,46 @@ def spec(
         # No network namespace: the host's network, as `--network=host`.
         "linux": {"namespaces": [{"type": t} for t in ("pid", "ipc", "uts", "mount")]},
     }
+
+
+def _mount(destination: str, kind: str, source: str, *options: str) -> dict[str, Any]:
+    found: dict[str, Any] = {"destination": destination, "type": kind, "source": source}
+    if options:
+        found["options"] = list(options)
+    return found
+
+
+def _system_mounts(workdir: str, tmpfs: str) -> list[dict[str, Any]]:
+    """What `podman run` mounts: /proc, /dev, /sys, writable /tmp and home, the host's DNS."""
+    return [
+        _mount("/proc", "proc", "proc"),
+        _mount("/dev", "tmpfs", "tmpfs", "nosuid", "mode=755"),
+        _mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            *("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"),
+        ),
+        _mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777"),
+        _mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro"),
+        _mount("/tmp", "tmpfs", "tmpfs", tmpfs),
+        _mount(workdir, "tmpfs", "tmpfs", tmpfs),
+        _mount("/etc/resolv.conf", "bind", "/etc/resolv.conf", "rbind", "ro"),
+        _mount("/etc/hosts", "bind", "/etc/hosts", "rbind", "ro"),
+    ]
+
+
+def _bind_mounts(bind: str, mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """HOST:CONTAINER[:ro] as a bind mount, after a tmpfs on its parent when `mounts` has none:
+    the root is read-only, so the tmpfs makes room for the mount point."""
+    host, container, *mode = bind.split(":")
+    parent = str(Path(container).parent)
+    added = []
+    if parent != "/" and all(m["destination"] != parent for m in mounts):
+        added.append(_mount(parent, "tmpfs", "tmpfs"))
+    rw = "ro" if mode == ["ro"] else "rw"
+    added.append(_mount(container, "bind", str(Path(host).resolve()), "rbind", rw))
+    return added
 
 
 @click.command(context_settings={"ignore_unknown_options": True})

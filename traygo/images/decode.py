@@ -142,6 +142,8 @@ def _progressive_coefficient_bytes(img: Image.Image) -> int:
     if img.format != "JPEG" or not img.info.get("progressive"):
         return 0
     width, height = img.size
+    # A JPEG's layer: (component id, horizontal sampling, vertical sampling, quantization table).
+    layers: list[tuple[str, int, int, int]]
     layers = getattr(img, "layer", None) or [("", 1, 1, 0)] * len(img.getbands())
     h_max = max(layer[1] for layer in layers)
     v_max = max(layer[2] for layer in layers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypedDict
 
 import boto3
 from botocore.config import Config
@@ -19,11 +19,27 @@ from botocore.exceptions import (
 from traygo.errors import AlreadyExists, NotFoundError, PreconditionFailed, StoreError
 from traygo.store.base import ObjectInfo, Store, check_key, dump_json
 
+if TYPE_CHECKING:  # the stubs are a dev dependency; the Lambda bundle has none
+    from types_boto3_s3 import S3Client
+
 _CLIENT_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, max_pool_connections=32)
 _local = threading.local()
 
 
-def _client() -> Any:
+# The optional request arguments this store sends, typed so the S3 stubs can check them.
+class _GetExtra(TypedDict, total=False):
+    IfNoneMatch: str
+
+
+class _Conditions(_GetExtra, total=False):
+    IfMatch: str
+
+
+class _PutExtra(_Conditions, total=False):
+    ContentType: str
+
+
+def _client() -> S3Client:
     # boto3 clients are thread-safe but sessions are not; one client per thread is cheap enough.
     client = getattr(_local, "client", None)
     if client is None:
@@ -65,7 +81,7 @@ class S3Store(Store):
         content_type: str | None = None,
         create_only: bool = False,
     ) -> None:
-        extra = {"ContentType": content_type} if content_type else {}
+        extra: _PutExtra = {"ContentType": content_type} if content_type else {}
         if create_only:
             extra["IfNoneMatch"] = "*"
         try:
@@ -108,7 +124,7 @@ class S3Store(Store):
             self._raise(exc, "deleting", key)
 
     def get_if_changed(self, key: str, etag: str | None) -> tuple[bytes | None, str]:
-        extra = {"IfNoneMatch": etag} if etag else {}
+        extra: _GetExtra = {"IfNoneMatch": etag} if etag else {}
         try:
             obj = _client().get_object(Bucket=self.bucket, Key=self._key(key), **extra)
         except ClientError as exc:
@@ -121,7 +137,7 @@ class S3Store(Store):
 
     def replace_json(self, key: str, value: Any, if_match: str | None = None) -> str:
         # S3 conditional writes: If-Match for compare-and-swap, If-None-Match for create-only.
-        extra: dict[str, str] = {}
+        extra: _Conditions = {}
         if if_match == "":
             extra["IfNoneMatch"] = "*"
         elif if_match is not None:
