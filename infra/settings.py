@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from traygo import config
 from traygo.errors import ConfigError
 
 _STAGE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -33,7 +34,7 @@ class StackSettings:
     lambda_memory_mb: int = 1024
     lambda_reserved_concurrency: int | None = 10  # None: share the account's unreserved pool
     map_concurrency: int = 4
-    min_accuracy: float = 0.8
+    min_accuracy: float = config.default("min_accuracy")  # the train job's gate, written once
     log_retention_days: int = 30
     base_image: str | None = None
     image_source: Path | None = None  # None: the repository root

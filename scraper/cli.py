@@ -7,6 +7,7 @@ import logging
 import click
 
 from traygo import config
+from traygo.settings import ScrapeSettings, resolve
 
 
 @click.command("scrape")
@@ -51,16 +52,19 @@ def app(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if not check_layout and bool(queries) == bool(label):
         raise click.UsageError("give --query (one or more) or --label, not both")
+    flags = {"engines": engines, "max_images": max_images, "workers": workers, "store": store}
+    flags |= {"labels_file": labels_file, "chromium": chromium, "chromedriver": chromedriver}
+    conf = resolve(ScrapeSettings, flags, environ={})  # click has applied the variables
     request = job.ScrapeRequest(
         queries=list(queries),
         label=label,
-        engines=engines,
-        max_sources=max_images,
-        workers=workers,
-        store=config.store_uri(store),
-        labels_file=labels_file,
-        chromium=chromium,
-        chromedriver=chromedriver,
+        engines=conf.engines,
+        max_sources=conf.max_images,
+        workers=conf.workers,
+        store=conf.store,
+        labels_file=conf.labels_file,
+        chromium=conf.chromium,
+        chromedriver=conf.chromedriver,
         engine_urls=list(engine_urls),
     )
     if check_layout:

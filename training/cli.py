@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from traygo import config
+from traygo.settings import TrainSettings, resolve
 
 if TYPE_CHECKING:
     from training.job import TrainRequest, TrainResult
@@ -69,20 +70,21 @@ def app(**options: object) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if bool(options["label"]) == bool(options["all_labels"]):
         raise click.UsageError("give --label NAME or --all-labels")
+    conf = resolve(TrainSettings, options, environ={})  # click has applied the variables
     request = TrainRequest(
         label=str(options["label"] or ""),
-        store=config.store_uri(options["store"]),  # type: ignore[arg-type]
-        cache=config.cache_dir(options["cache_dir"]),  # type: ignore[arg-type]
+        store=conf.store,
+        cache=Path(conf.cache_dir),
         images=[Path(p) for p in options["images"] if p] or None,  # type: ignore[union-attr]
         architecture=str(options["architecture"]),
-        epochs=options["epochs"],  # type: ignore[arg-type]
-        seed=int(options["seed"]),  # type: ignore[arg-type]
+        epochs=conf.epochs,
+        seed=conf.seed,
         quantization=str(options["quantization"]),
-        min_accuracy=float(options["min_accuracy"]),  # type: ignore[arg-type]
+        min_accuracy=conf.min_accuracy,
         promote=bool(options["promote"]),
         resume=bool(options["resume"]),
         run_id=options["run_id"],  # type: ignore[arg-type]
-        labels_file=options["labels_file"],  # type: ignore[arg-type]
+        labels_file=conf.labels_file,
     )
     if not options["all_labels"]:
         _report(run(request), prefix="")
@@ -167,7 +169,7 @@ def import_app(
     from traygo import backbones
     from traygo.store import open_store
 
-    target = open_store(config.store_uri(store))
+    target = open_store(store)
     current = backbones.current_version(target)
     if if_missing and current is not None:
         click.echo(f"backbone {current} is current in {target.uri}")

@@ -17,6 +17,8 @@ QUANTIZED_ACCURACY_LOSS = 0.01
 class ParityError(TraygoError):
     """The exported model disagrees with Keras; nothing is published."""
 
+    code = "parity_failed"
+
 
 @dataclass(frozen=True)
 class Parity:

@@ -95,6 +95,31 @@ def cli(ctx: click.Context, debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
+def report_error(exc: TraygoError) -> None:
+    """The one CLI view of the error family: the message, then what to do, on stderr.
+
+    Rich colours only on a terminal, so pipes and tests read plain lines.
+    """
+    if sys.stderr.isatty() and _print_rich(exc):
+        return
+    click.echo(f"traygo: error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+
+
+def _print_rich(exc: TraygoError) -> bool:
+    try:  # rich comes with the cli extra, not the core: without it, plain lines
+        from rich.console import Console
+        from rich.text import Text
+    except ImportError:
+        return False
+    console = Console(stderr=True, highlight=False)
+    console.print(Text("traygo: error: ", style="bold red") + Text(exc.message))
+    if exc.hint:
+        console.print(Text("hint: ", style="bold yellow") + Text(exc.hint))
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry: one clear line and a non-zero exit on error."""
     args = sys.argv[1:] if argv is None else argv
@@ -115,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     except TraygoError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"traygo: error: {exc}", err=True)
+        report_error(exc)
         return exc.exit_code
     except Exception as exc:  # noqa: BLE001 - the last line of defence for a CLI
         if debug:

@@ -1,8 +1,9 @@
 """Every setting in one place: CLI flags over `TRAYGO_…` environment variables over defaults.
 
 The CLI gets a setting's flag from `option()`, which hands click the environment variable and
-the default named here, so click applies the precedence. Code without a CLI (the Lambda, the
-batch entrypoints) calls `get()`, which applies the same order to an explicit value.
+the default named here, so click applies the precedence. Each part's entry point (a CLI verb, the
+Lambda's cold start) then builds its typed settings object with `traygo.settings.resolve()`,
+which applies the same order from these definitions; code below takes that object.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from traygo.errors import ConfigError
@@ -26,6 +26,11 @@ class Setting:
     default: Any
     help: str
     parse: Callable[[str], Any] = str
+    has_flag: bool = True  # False: only the Lambda reads it, from its variable
+
+    @property
+    def flag(self) -> str | None:
+        return f"--{self.name.replace('_', '-')}" if self.has_flag else None
 
 
 def _positive_int(text: str) -> int:
@@ -47,6 +52,10 @@ def _fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise ValueError("must be between 0 and 1")
     return value
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    return tuple(o.strip() for o in text.split(",") if o.strip())
 
 
 def _port(text: str) -> int:
@@ -82,6 +91,7 @@ _SETTINGS: list[Setting] = [
         40_000_000,
         "Refuse images with more pixels than this (decompression bombs).",
         _positive_int,
+        has_flag=False,
     ),
     # --- inference ---
     Setting("host", ("TRAYGO_HOST",), "127.0.0.1", "Address the local server listens on."),
@@ -92,6 +102,7 @@ _SETTINGS: list[Setting] = [
         30.0,
         "Seconds between checks of a label's live.json.",
         _positive_float,
+        has_flag=False,
     ),
     Setting(
         "max_request_bytes",
@@ -99,6 +110,7 @@ _SETTINGS: list[Setting] = [
         6 * 1024 * 1024,
         "Largest request body accepted (Lambda's synchronous limit).",
         _positive_int,
+        has_flag=False,
     ),
     Setting(
         "fetch_timeout",
@@ -106,6 +118,7 @@ _SETTINGS: list[Setting] = [
         10.0,
         "Total seconds allowed to fetch an image URL.",
         _positive_float,
+        has_flag=False,
     ),
     Setting(
         "endpoint",
@@ -119,6 +132,8 @@ _SETTINGS: list[Setting] = [
         ("TRAYGO_CORS_ORIGINS",),
         "",
         "Comma-separated origins allowed to call the API from a browser (none by default).",
+        _origins,
+        has_flag=False,
     ),
     # --- scraper ---
     Setting("engines", ("TRAYGO_ENGINES",), "google,bing,yahoo", "Search engines to scrape."),
@@ -165,7 +180,11 @@ def setting(name: str) -> Setting:
 
 
 def get(name: str, value: Any = None) -> Any:
-    """The value of a setting: `value` if given, else its environment variable, else default."""
+    """The value of a setting: `value` if given, else its environment variable, else default.
+
+    Legacy: only `traygo.labels` still looks its default up this way. New code takes a typed
+    object from `traygo.settings.resolve()`, built at its entry point.
+    """
     spec = setting(name)
     if value is not None:
         return value
@@ -177,14 +196,6 @@ def get(name: str, value: Any = None) -> Any:
             except ValueError as exc:
                 raise ConfigError(f"{var}={raw!r}: {exc}") from None
     return spec.default
-
-
-def store_uri(value: str | None = None) -> str:
-    return str(get("store", value))
-
-
-def cache_dir(value: str | Path | None = None) -> Path:
-    return Path(get("cache_dir", value))
 
 
 def default(name: str) -> Any:
@@ -199,7 +210,9 @@ def option(name: str, *param_decls: str, **kwargs: Any) -> Callable[[_Command], 
     import click
 
     spec = setting(name)
-    decls = param_decls or (f"--{name.replace('_', '-')}",)
+    if spec.flag is None:
+        raise ValueError(f"setting {name!r} has no flag; mark it has_flag=True to give it one")
+    decls = param_decls or (spec.flag,)
     kwargs.setdefault("help", spec.help)
     kwargs.setdefault("show_default", spec.default is not None)
     kwargs.setdefault("show_envvar", True)

@@ -19,19 +19,31 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
 from lambdas.inference import predict as prediction
 from lambdas.inference import requests_in
-from lambdas.inference.errors import ApiError, from_image_error
+from lambdas.inference.errors import ApiError, to_api_error
 from lambdas.inference.models import LiveModels
-from traygo import config
-from traygo.errors import ImageError, TraygoError
+from traygo.errors import TraygoError
+from traygo.settings import InferenceSettings, resolve
 from traygo.store import open_store
 
 logger = Logger(service="traygo-inference")
 
 
 @cache
+def settings() -> InferenceSettings:
+    """Resolved once per execution environment (the cold start) from `TRAYGO_…` variables."""
+    return resolve(InferenceSettings)
+
+
+@cache
 def live_models() -> LiveModels:
     """One per execution environment: models stay loaded across invocations."""
-    return LiveModels(open_store(config.store_uri()), float(config.get("pointer_ttl")))
+    return LiveModels(open_store(settings().store), settings().pointer_ttl)
+
+
+def reset() -> None:
+    """Forget the settings, models and apps, as a fresh execution environment would."""
+    for cached in (settings, live_models, rest_app, http_app):
+        cached.cache_clear()
 
 
 def static(name: str) -> str:
@@ -42,7 +54,7 @@ def json_response(status: int, body: Any) -> Response:
     return Response(status, "application/json", json.dumps(body), {"Cache-Control": "no-store"})
 
 
-def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
+def register(app: ApiGatewayResolver, conf: InferenceSettings) -> ApiGatewayResolver:
     @app.get("/")
     def index() -> Response:
         return Response(200, "text/html; charset=utf-8", static("index.html"))
@@ -80,14 +92,14 @@ def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
             _body_bytes(event),
             event.headers.get("content-type") or "",
             (event.query_string_parameters or {}).get("labels"),
-            int(config.get("max_request_bytes")),
-            float(config.get("fetch_timeout")),
+            conf.max_request_bytes,
+            conf.fetch_timeout,
         )
         answer = prediction.predict(
             live_models(),
             request.image,
             request.labels,
-            int(config.get("max_pixels")),
+            conf.max_pixels,
             (event.query_string_parameters or {}).get("mode") or "tray",
         )
         logger.info(
@@ -96,22 +108,14 @@ def register(app: ApiGatewayResolver) -> ApiGatewayResolver:
         )
         return json_response(200, answer)
 
-    @app.exception_handler(ApiError)
-    def api_error(exc: ApiError) -> Response:
-        logger.info("refused", extra={"status": exc.status, "code": exc.code, "why": exc.message})
-        return error_response(exc)
-
-    @app.exception_handler(ImageError)
-    def image_error(exc: ImageError) -> Response:
-        return api_error(from_image_error(exc))
-
     @app.exception_handler(TraygoError)
-    def store_error(exc: TraygoError) -> Response:
-        # The message names store paths and buckets: logs only.
-        logger.error("store unavailable", extra={"why": str(exc)})
-        return error_response(
-            ApiError(503, "unavailable", "the model store is unavailable; try again later")
-        )
+    def traygo_error(exc: TraygoError) -> Response:
+        # The one mapping of the error family to HTTP; the original message (which may name
+        # store paths and buckets) goes to the logs only.
+        answer = to_api_error(exc)
+        level = logger.info if answer.status < 500 else logger.error
+        level("refused", extra={"status": answer.status, "code": exc.code, "why": exc.message})
+        return error_response(answer)
 
     @app.not_found
     def not_found(exc: Exception) -> Response:
@@ -176,9 +180,8 @@ def _body_bytes(event: Any) -> bytes:
     return body.encode("utf-8")
 
 
-def cors() -> CORSConfig | None:
+def cors(origins: tuple[str, ...]) -> CORSConfig | None:
     """CORS for the browser origins the stack allows; none unless configured."""
-    origins = [o.strip() for o in str(config.get("cors_origins")).split(",") if o.strip()]
     if not origins:
         return None
     return CORSConfig(
@@ -191,9 +194,9 @@ def cors() -> CORSConfig | None:
 
 @cache
 def rest_app() -> APIGatewayRestResolver:
-    return register(APIGatewayRestResolver(cors=cors()))
+    return register(APIGatewayRestResolver(cors=cors(settings().cors_origins)), settings())
 
 
 @cache
 def http_app() -> APIGatewayHttpResolver:
-    return register(APIGatewayHttpResolver(cors=cors()))
+    return register(APIGatewayHttpResolver(cors=cors(settings().cors_origins)), settings())

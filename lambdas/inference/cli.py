@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from traygo import config
+from traygo.settings import InferenceSettings, resolve
 
 SAMPLE = (
     "https://upload.wikimedia.org/wikipedia/commons/a/a3/Eq_it-na_pizza-margherita_sep2005_sml.jpg"
@@ -15,7 +16,10 @@ SAMPLE = (
 
 
 def _serve(store: str, host: str, port: int) -> None:
-    os.environ["TRAYGO_STORE"] = store  # the handler reads its store as the Lambda does
+    # Checked here, before listening; the handler then resolves its settings from the
+    # environment at its cold start, as the Lambda does, so the store travels that way.
+    resolve(InferenceSettings, {"store": store})
+    os.environ["TRAYGO_STORE"] = store
     from lambdas.inference.server import make_server
 
     try:
@@ -45,7 +49,7 @@ def _serve(store: str, host: str, port: int) -> None:
 @config.option("port")
 def serve_app(store: str, host: str, port: int) -> None:
     """Serve the inference API for the models live in a store, on a local HTTP server."""
-    _serve(config.store_uri(store), host, port)
+    _serve(store, host, port)
 
 
 @click.command("run")
@@ -58,8 +62,7 @@ def run_app(store: str, host: str, port: int) -> None:
     from traygo.registry import Registry
     from traygo.store import open_store
 
-    uri = config.store_uri(store)
-    registry = Registry(open_store(uri))
+    registry = Registry(open_store(store))
     if not demo_models.shipped():
         raise click.ClickException("no demo model is shipped in traygo/data/demo_models")
     _ensure_backbone(registry.store, demo_models.backbone_versions())
@@ -71,7 +74,7 @@ def run_app(store: str, host: str, port: int) -> None:
         if registry.live(label)
     ]
     click.echo(f"live models: {', '.join(live) or 'none'}")
-    _serve(uri, host, port)
+    _serve(store, host, port)
 
 
 def _ensure_backbone(store: Any, needed: set[str]) -> None:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from lambdas.inference.api import http_app, logger, rest_app
-from lambdas.inference.errors import error_body
+from lambdas.inference.errors import ApiError
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
@@ -17,10 +17,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - the last line of defence: log it, never leak a trace
         logger.exception("unhandled error")
         request_id = logger.get_correlation_id()
-        message = "internal error; try again, and quote the request id if it persists"
+        internal = ApiError(
+            500,
+            "internal",
+            "internal error",
+            hint="try again, and quote the request id if it persists",
+        )
         return {
-            "statusCode": 500,
+            "statusCode": internal.status,
             "headers": {"Content-Type": "application/json", "X-Request-Id": str(request_id)},
-            "body": json.dumps(error_body("internal", message, request_id)),
+            "body": json.dumps(internal.body(request_id)),
             "isBase64Encoded": False,
         }

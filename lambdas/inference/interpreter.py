@@ -11,21 +11,24 @@ from typing import Any
 
 import numpy as np
 
+from traygo.errors import TraygoError
+
 try:
     from ai_edge_litert.interpreter import Interpreter
 except ImportError:  # tflite-runtime 2.14, the last of its line (Python <= 3.11, numpy < 2)
     from tflite_runtime.interpreter import Interpreter
 
 
-class ModelError(Exception):
+class ModelError(TraygoError):
     """The model cannot serve: bad bytes, a shape that does not match, missing metadata.
 
     `code` is the reason clients see for the label being unavailable.
     """
 
+    code = "model_unloadable"
+
     def __init__(self, message: str, code: str = "model_unloadable") -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 class _Tflite:

@@ -17,9 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from lambdas.inference.api import settings
 from lambdas.inference.errors import error_body
 from lambdas.inference.handler import handler
-from traygo import config
 from traygo.net.deadline import Deadline, watchdog
 
 _TEXT_TYPES = ("application/json", "text/", "application/x-www-form-urlencoded")
@@ -116,7 +116,7 @@ class Handler(BaseHTTPRequestHandler):
                 400, "bad_content_length", "send one Content-Length: a whole number"
             )
         length = int(lengths.pop()) if lengths else 0
-        limit = int(config.get("max_request_bytes"))
+        limit = settings().max_request_bytes
         if length > limit:
             return self._refuse(413, "too_large", f"the request body is over {limit} bytes")
         body = self.rfile.read(length) if length else b""

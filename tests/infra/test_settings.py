@@ -116,3 +116,10 @@ def test_synth_says_to_build_the_lambda_bundle_when_it_is_missing(tmp_path: Path
     last = result.stderr.strip().splitlines()[-1]
     assert f"lambdaBundle='{tmp_path / 'nowhere'}'" in last
     assert "make lambda-bundle" in last
+
+
+def test_job_defaults_come_from_the_shared_definitions() -> None:
+    from traygo import config
+
+    assert StackSettings().min_accuracy == config.default("min_accuracy")
+    assert settings(minAccuracy="0.9").min_accuracy == 0.9

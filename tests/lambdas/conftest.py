@@ -68,9 +68,9 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Regist
     publish(registry, "burger", "20261124T000000Z-bbbbbbbb", MODEL.read_bytes())
     monkeypatch.setenv("TRAYGO_STORE", str(root))
     monkeypatch.setenv("TRAYGO_POINTER_TTL", "0.001")
-    api.live_models.cache_clear()
+    api.reset()
     yield registry
-    api.live_models.cache_clear()
+    api.reset()
 
 
 @pytest.fixture

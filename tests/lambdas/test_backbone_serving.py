@@ -40,9 +40,9 @@ def heads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
         publish_head(registry, label, f"20261130T00000{i}Z-aaaaaaaa", model.read_bytes(), V1)
     monkeypatch.setenv("TRAYGO_STORE", str(tmp_path / "store"))
     monkeypatch.setenv("TRAYGO_POINTER_TTL", "0.001")
-    api.live_models.cache_clear()
+    api.reset()
     yield registry
-    api.live_models.cache_clear()
+    api.reset()
 
 
 def predict(colour: tuple[int, int, int], **query: str) -> tuple[int, dict]:
@@ -140,9 +140,9 @@ def test_a_missing_backbone_makes_heads_unavailable_with_a_reason(heads: Registr
     assert (status, answer["error"]["code"]) == (503, "model_unavailable")
     assert f"backbone {V1} cannot serve: an artifact is missing" in answer["error"]["message"]
     heads.store.delete(layout.current_backbone_key())
-    from lambdas.inference.api import live_models
+    from lambdas.inference import api
 
-    live_models.cache_clear()  # a fresh execution environment
+    api.reset()  # a fresh execution environment
     status, answer = predict(RED)
     assert "no backbone is current" in answer["error"]["message"]
 

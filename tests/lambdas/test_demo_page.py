@@ -61,9 +61,9 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Regist
     publish_head(registry, "fries", BLUE_HEAD, "tiny-32-00000002", 0.5)
     monkeypatch.setenv("TRAYGO_STORE", str(root))
     monkeypatch.setenv("TRAYGO_POINTER_TTL", "0.001")
-    api.live_models.cache_clear()
+    api.reset()
     yield registry
-    api.live_models.cache_clear()
+    api.reset()
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 
 import numpy as np
 import pytest
 
+from lambdas.inference import api
 from traygo import layout
 from traygo.images.preprocess import preprocess
 from traygo.registry import Registry
@@ -110,10 +112,12 @@ def test_oversized_bodies_and_pixel_bombs_are_413(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRAYGO_MAX_REQUEST_BYTES", "1000")
+    api.reset()  # settings are resolved once per execution environment
     status, answer = call(rest_event("POST", "/predict", b"x" * 1001, "image/jpeg"))
     assert (status, answer["error"]["code"]) == (413, "too_large")
     monkeypatch.delenv("TRAYGO_MAX_REQUEST_BYTES")
     monkeypatch.setenv("TRAYGO_MAX_PIXELS", "1000")
+    api.reset()
     status, answer = call(rest_event("POST", "/predict", image_bytes(RED, size=64), "image/png"))
     assert (status, answer["error"]["code"]) == (413, "too_many_pixels")
 
@@ -138,10 +142,66 @@ def test_no_live_model_is_503(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None
     from lambdas.inference import api
 
     monkeypatch.setenv("TRAYGO_STORE", str(tmp_path / "empty"))
-    api.live_models.cache_clear()
+    api.reset()
     status, answer = call(rest_event("POST", "/predict", image_bytes(RED), "image/png"))
-    api.live_models.cache_clear()
+    api.reset()
     assert (status, answer["error"]["code"]) == (503, "no_live_model")
+
+
+def _raise_from_routes(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
+    @functools.cache  # api.reset() clears it, as it does the real one
+    def live_models() -> None:
+        raise exc
+
+    monkeypatch.setattr(api, "live_models", live_models)
+
+
+def test_any_traygo_error_becomes_one_error_body(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from traygo.errors import ImageError
+
+    shown = ImageError("too_small", "the image is 3x3 px", hint="send at least 32x32 px")
+    _raise_from_routes(monkeypatch, shown)
+    status, answer = call(rest_event("GET", "/models"))
+    assert status == 400
+    assert answer == {
+        "error": {
+            "code": "too_small",
+            "message": "the image is 3x3 px",
+            "hint": "send at least 32x32 px",
+            "request_id": "req-1",
+        }
+    }
+
+
+def test_an_error_that_may_leak_is_a_generic_503(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from traygo.errors import NotFoundError
+
+    _raise_from_routes(monkeypatch, NotFoundError("s3://secret-bucket", "models/pizza"))
+    status, answer = call(rest_event("GET", "/models"))
+    assert (status, answer["error"]["code"], answer["error"]["request_id"]) == (
+        503,
+        "unavailable",
+        "req-1",
+    )
+    assert "secret-bucket" not in json.dumps(answer)
+
+
+def test_a_bug_is_a_500_with_the_same_shape(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _raise_from_routes(monkeypatch, RuntimeError("/var/task/secret.py exploded"))
+    status, answer = call(http_event("GET", "/models"))
+    assert (status, answer["error"]["code"], answer["error"]["request_id"]) == (
+        500,
+        "internal",
+        "req-2",
+    )
+    assert "quote the request id" in answer["error"]["hint"]
+    assert "secret" not in json.dumps(answer)
 
 
 def test_promotion_and_rollback_take_effect_without_redeploy(registry: Registry) -> None:
@@ -199,9 +259,34 @@ def test_cors_headers_only_for_configured_origins(
 
     assert origin_header("https://tray.example") is None  # nothing configured: no CORS
     monkeypatch.setenv("TRAYGO_CORS_ORIGINS", "https://tray.example,https://b.example")
-    api.rest_app.cache_clear()
+    api.reset()
     try:
         assert origin_header("https://b.example") == "https://b.example"
         assert origin_header("https://evil.example") is None
     finally:
-        api.rest_app.cache_clear()
+        api.reset()
+
+
+def test_settings_are_resolved_once_per_execution_environment(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRAYGO_MAX_REQUEST_BYTES", "1000")
+    api.reset()
+    assert call(rest_event("POST", "/predict", b"x" * 1001, "image/jpeg"))[0] == 413
+    monkeypatch.setenv("TRAYGO_MAX_REQUEST_BYTES", "5000")  # a warm Lambda keeps its settings
+    assert call(rest_event("POST", "/predict", b"x" * 1001, "image/jpeg"))[0] == 413
+    assert api.settings().max_request_bytes == 1000
+
+
+def test_a_bad_setting_fails_the_cold_start_with_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from traygo.errors import ConfigError
+
+    monkeypatch.setenv("TRAYGO_POINTER_TTL", "soon")
+    api.reset()
+    try:
+        with pytest.raises(ConfigError, match=r"POINTER_TTL='soon'.*fix the variable TRAYGO_"):
+            api.rest_app()
+    finally:
+        api.reset()

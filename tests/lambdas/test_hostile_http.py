@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from lambdas.inference import api
 from lambdas.inference import server as server_module
 from tests.traygo.hostile_images import HOSTILE
 from tests.trickle_host import elapsed, host
@@ -57,6 +58,7 @@ def test_a_trickling_host_is_cut_at_the_total_deadline(
 ) -> None:
     monkeypatch.setenv(ALLOW_LOOPBACK_ENV, "1")
     monkeypatch.setenv("TRAYGO_FETCH_TIMEOUT", "1")
+    api.reset()  # settings are resolved once per execution environment
     for answer in ("trickle_body", "trickle_headers"):
         with host(answer) as base:
             (status, body), seconds = elapsed(lambda: predict_json({"url": f"{base}/a.jpg"}))

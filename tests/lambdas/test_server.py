@@ -10,6 +10,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from lambdas.inference import api
+
 from .conftest import BLUE, RED, image_bytes
 
 
@@ -33,6 +35,7 @@ def test_binary_bodies_travel_as_api_gateway_sends_them(server: str) -> None:
 
 def test_bodies_over_the_lambda_limit_are_refused(server: str, monkeypatch) -> None:
     monkeypatch.setenv("TRAYGO_MAX_REQUEST_BYTES", "2048")
+    api.reset()  # settings are resolved once per execution environment
     status, answer = post(server + "predict", b"\xff" * 4096, "image/jpeg")
     assert (status, answer["error"]["code"]) == (413, "too_large")
 

@@ -43,9 +43,9 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
     publish_head(registry, "salad", "20261130T000000Z-bbbbbbbb", BLUE_HEAD.read_bytes(), V1)
     monkeypatch.setenv("TRAYGO_STORE", str(tmp_path / "store"))
     monkeypatch.setenv("TRAYGO_POINTER_TTL", "0.001")
-    api.live_models.cache_clear()
+    api.reset()
     yield registry
-    api.live_models.cache_clear()
+    api.reset()
 
 
 def tray(red_cell: int, size: int = 128) -> bytes:

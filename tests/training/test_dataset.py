@@ -17,6 +17,21 @@ from .conftest import shape_png, write_shapes
 CLASSES = ("not_pizza", "pizza")
 
 
+def test_a_skipped_file_is_counted_under_its_error_code(shapes: Path) -> None:
+    from traygo.errors import ImageError
+    from traygo.images.decode import decode
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buf, "BMP")  # a format the pipeline does not take
+    with pytest.raises(ImageError) as raised:  # whatever code the shared decoder gives it
+        decode(buf.getvalue())
+    (shapes / "pizza" / "scan.jpg").write_bytes(buf.getvalue())  # named as a photo
+
+    data = ds.from_folders(shapes, CLASSES)
+
+    assert dict(data.skipped) == {raised.value.code: 1}
+
+
 def test_bad_files_are_skipped_and_counted(shapes: Path) -> None:
     pizza = shapes / "pizza"
     (pizza / "text.jpg").write_bytes(b"hello, not a picture")

@@ -54,6 +54,43 @@ def test_user_error_is_one_line_with_nonzero_exit(capsys: pytest.CaptureFixture[
     ]
 
 
+def _verb_raising(monkeypatch: pytest.MonkeyPatch, exc: Exception) -> None:
+    import click
+
+    from traygo import cli
+
+    @click.command()
+    def boom() -> None:
+        raise exc
+
+    monkeypatch.setattr(cli.cli, "get_command", lambda ctx, name: boom)
+
+
+def test_an_error_prints_its_message_and_hint_and_exits_with_its_code(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from traygo.errors import TraygoError
+
+    _verb_raising(monkeypatch, TraygoError("no labels", hint="add one", exit_code=3))
+    code, _, err = run_cli(capsys, "boom")
+    assert code == 3
+    assert err.splitlines() == ["traygo: error: no labels", "hint: add one"]
+
+
+def test_a_terminal_gets_the_error_in_colour(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from traygo.errors import ConfigError
+
+    _verb_raising(monkeypatch, ConfigError("--epochs=-1: must be positive", hint="try 10"))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.delenv("NO_COLOR", raising=False)  # the runner's colour settings must not matter
+    monkeypatch.setenv("TERM", "xterm-256color")
+    code, _, err = run_cli(capsys, "boom")
+    assert code == 2  # ConfigError's default
+    assert "\x1b[" in err and "--epochs=-1: must be positive" in err and "try 10" in err
+
+
 def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "--debug", "models", "list", "--store", "gs://bucket")
     assert code == 2 and "Traceback" in err and "unsupported scheme" in err

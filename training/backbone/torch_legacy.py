@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from traygo.errors import TraygoError
+
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -41,8 +43,10 @@ STORAGE_DTYPES: dict[str, np.dtype] = {
 }
 
 
-class CheckpointError(ValueError):
+class CheckpointError(TraygoError, ValueError):
     """The file is not a legacy torch checkpoint of tensors that this reader can take."""
+
+    code = "checkpoint_invalid"
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from traygo import config
 from traygo.errors import ConfigError
 from traygo.store.base import ObjectInfo, Store
 
 __all__ = ["ObjectInfo", "Store", "open_store"]
 
 
-def open_store(uri: str | Path | None = None) -> Store:
-    """Open the store named by `uri` (default: the `store` setting)."""
-    text = config.store_uri(str(uri) if uri is not None else None).strip()
+def open_store(uri: str | Path) -> Store:
+    """Open the store named by `uri` (the entry point resolves it from the `store` setting)."""
+    text = str(uri).strip()
     if text.startswith("s3://"):
         from traygo.store.s3 import S3Store
 
