@@ -99,6 +99,22 @@ def ensure_current(store: Store) -> dict[str, Any]:
 
 
 def _publish(store: Store, version: str, source: Source, size: int) -> None:
+    artifacts, parity = _convert(source, size)
+    meta = _metadata(version, source, size, parity, artifacts)
+    for name, data in artifacts.items():
+        store.put_new(layout.backbone_key(version, name), data)
+    # last, so a reader never follows a half-written version; write-once like the rest
+    store.put_bytes(
+        layout.backbone_key(version, "metadata.json"),
+        dump_json(meta),
+        "application/json",
+        create_only=True,
+    )
+    log.info("backbone %s published (%d bytes TFLite)", version, len(artifacts["backbone.tflite"]))
+
+
+def _convert(source: Source, size: int) -> tuple[dict[str, bytes], dict[str, float]]:
+    """The checkpoint rebuilt in Keras, converted for photos and for trays, each checked."""
     from training.backbone import efficientnet_lite, torch_legacy
 
     log.info("importing %s from %s at %d px", NAME, source.path, size)
@@ -111,15 +127,26 @@ def _publish(store: Store, version: str, source: Source, size: int) -> None:
     parity = _parity(model, tflite_bytes, size)
     tray_model = efficientnet_lite.build(state, tray_size(size), pooled=False)
     tray_bytes = efficientnet_lite.to_tflite(tray_model, float16=True)
-    parity["tray_max_abs_diff"] = _parity(tray_model, tray_bytes, tray_size(size), images=2)[
-        "max_abs_diff"
-    ]
+    tray_parity = _parity(tray_model, tray_bytes, tray_size(size), images=2)
+    parity["tray_max_abs_diff"] = tray_parity["max_abs_diff"]
     artifacts = {
         "backbone.tflite": tflite_bytes,
         "backbone_map.tflite": tray_bytes,
         "backbone.keras": _keras_bytes(model),
     }
-    meta = {
+    return artifacts, parity
+
+
+def _metadata(
+    version: str,
+    source: Source,
+    size: int,
+    parity: dict[str, float],
+    artifacts: dict[str, bytes],
+) -> dict[str, Any]:
+    from training.backbone import efficientnet_lite
+
+    return {
         "name": NAME,
         "version": version,
         "created_at": utcnow().isoformat(),
@@ -157,16 +184,6 @@ def _publish(store: Store, version: str, source: Source, size: int) -> None:
             for name, data in artifacts.items()
         },
     }
-    for name, data in artifacts.items():
-        store.put_new(layout.backbone_key(version, name), data)
-    # last, so a reader never follows a half-written version; write-once like the rest
-    store.put_bytes(
-        layout.backbone_key(version, "metadata.json"),
-        dump_json(meta),
-        "application/json",
-        create_only=True,
-    )
-    log.info("backbone %s published (%d bytes TFLite)", version, len(tflite_bytes))
 
 
 def _parity(model: Any, tflite_bytes: bytes, size: int, images: int = 6) -> dict[str, float]:
