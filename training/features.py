@@ -123,8 +123,8 @@ def features_for(
     started = time.perf_counter()
     known = cache.load()
     missing = list({s.sha256: s for s in samples if s.sha256 not in known}.values())
-    stats = CacheStats(hits=len(samples) - sum(s.sha256 not in known for s in samples))
-    stats.misses = len(samples) - stats.hits
+    misses = sum(s.sha256 not in known for s in samples)
+    stats = CacheStats(hits=len(samples) - misses, misses=misses)
     log.info("features: %d cached, %d to compute with %s", stats.hits, len(missing), cache.backbone)
     with tqdm(total=len(missing), desc="features", unit="img", leave=False) as bar:
         for chunk in _chunks(missing, SHARD_SIZE):

@@ -46,17 +46,8 @@ def interpreter_class() -> type:
 
 
 def run(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
-    """Logits for each image, one invoke per image as the Lambda does."""
-    interpreter = interpreter_class()(model_content=model_bytes, num_threads=1)
-    interpreter.allocate_tensors()
-    source = interpreter.get_input_details()[0]["index"]
-    sink = interpreter.get_output_details()[0]["index"]
-    out = np.empty((len(images), 2), dtype=np.float32)
-    for i, image in enumerate(images):
-        interpreter.set_tensor(source, image[None].astype(np.float32))
-        interpreter.invoke()
-        out[i] = interpreter.get_tensor(sink)[0]
-    return out
+    """Logits for each image, one invoke per image on one thread, as the Lambda does."""
+    return run_features(model_bytes, images, threads=1)
 
 
 def run_features(model_bytes: bytes, inputs: np.ndarray, threads: int = 0) -> np.ndarray:

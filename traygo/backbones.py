@@ -9,6 +9,7 @@ serves with; heads record the version they were trained on.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from traygo import layout
@@ -30,16 +31,23 @@ def version_id(name: str, size: int, checkpoint_sha256: str, recipe: str) -> str
 
 def current_version(store: Store) -> str | None:
     """The version backbones/current.json names, or None when nothing was imported yet."""
+    key = layout.current_backbone_key()
     try:
-        pointer = store.get_json(layout.current_backbone_key())
+        data = store.get_bytes(key)
     except NotFoundError:
         return None
+    return parse_current(store.url(key), data)
+
+
+def parse_current(where: str, data: bytes) -> str:
+    """The version a backbones/current.json document names (RegistryError when corrupt)."""
+    try:
+        pointer = json.loads(data)
+    except ValueError:
+        pointer = None
     version = pointer.get("version") if isinstance(pointer, dict) else None
     if not isinstance(version, str) or not version:
-        raise RegistryError(
-            f"{store.url(layout.current_backbone_key())} is corrupt; "
-            "fix it with `traygo backbone import`"
-        )
+        raise RegistryError(f"{where} is corrupt; fix it with `traygo backbone import`")
     return version
 
 

@@ -8,7 +8,6 @@ the TTL, backing off while it keeps failing, so a fixed model comes back without
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
@@ -17,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lambdas.inference.interpreter import LoadedBackbone, LoadedHead, LoadedModel, ModelError
-from traygo import layout
-from traygo.errors import NotFoundError, RegistryError, StoreError, TraygoError
+from traygo import backbones, layout
+from traygo.errors import NotFoundError, StoreError, TraygoError
 from traygo.metadata import BackboneMetadata, ModelMetadata, problems
 from traygo.registry import LivePointer
 from traygo.store import Store
@@ -188,11 +187,5 @@ class LiveModels:
 def _pointer_version(where: str, data: bytes) -> str:
     """The version a live.json or backbones/current.json names."""
     if where.endswith("/current.json"):
-        try:
-            version = json.loads(data).get("version")
-        except (ValueError, AttributeError):
-            version = None
-        if not isinstance(version, str) or not version:
-            raise RegistryError(f"{where} is corrupt")
-        return version
+        return backbones.parse_current(where, data)
     return LivePointer.parse(where, data).version

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,20 +54,15 @@ class _Request:
                     raise from_image_error(exc) from None
         return self.arrays[size]
 
-    def timed(self, name: str) -> _Timer:
-        return _Timer(self.timings, name)
-
-
-class _Timer:
-    def __init__(self, timings: dict[str, float], name: str) -> None:
-        self.timings, self.name = timings, name
-
-    def __enter__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        spent = (time.perf_counter() - self.started) * 1000
-        self.timings[self.name] = self.timings.get(self.name, 0.0) + spent
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Adds the block's milliseconds to timings[name]."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = (time.perf_counter() - started) * 1000
+            self.timings[name] = self.timings.get(name, 0.0) + spent
 
 
 MODES = ("tray", "photo")
