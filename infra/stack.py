@@ -6,6 +6,9 @@ acknowledges its own reviewed cdk-nag findings next to the resources they excuse
 
 from __future__ import annotations
 
+from dataclasses import fields
+from typing import TypeVar
+
 from aws_cdk import App, CfnOutput, Stack, Validations
 from constructs import Construct
 
@@ -17,17 +20,23 @@ from infra.pipeline import Pipeline
 from infra.settings import StackSettings
 from infra.storage import Storage
 
+P = TypeVar("P")
+
 
 class TraygoStack(Stack):
     def __init__(
         self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: object
     ) -> None:
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
         self.storage = Storage(self, "Storage")
         self.network = Network(self, "Network", log_retention_days=settings.log_retention_days)
         self.jobs = BatchJobs(
-            self, "Jobs", props=jobs_props(settings), network=self.network, storage=self.storage
+            self,
+            "Jobs",
+            props=props_from(settings, JobsProps),
+            network=self.network,
+            storage=self.storage,
         )
         self.pipeline = Pipeline(
             self,
@@ -37,7 +46,7 @@ class TraygoStack(Stack):
             log_retention_days=settings.log_retention_days,
         )
         self.inference = InferenceApi(
-            self, "Inference", props=api_props(settings), storage=self.storage
+            self, "Inference", props=props_from(settings, ApiProps), storage=self.storage
         )
         self._outputs()
 
@@ -55,29 +64,9 @@ class TraygoStack(Stack):
             CfnOutput(self, key, value=value)
 
 
-def jobs_props(settings: StackSettings) -> JobsProps:
-    return JobsProps(
-        spot=settings.spot,
-        max_vcpus=settings.max_vcpus,
-        min_accuracy=settings.min_accuracy,
-        log_retention_days=settings.log_retention_days,
-        base_image=settings.base_image,
-        image_source=settings.image_source,
-    )
-
-
-def api_props(settings: StackSettings) -> ApiProps:
-    return ApiProps(
-        stage=settings.stage,
-        lambda_bundle=settings.lambda_bundle,
-        lambda_memory_mb=settings.lambda_memory_mb,
-        lambda_reserved_concurrency=settings.lambda_reserved_concurrency,
-        api_rate_limit=settings.api_rate_limit,
-        api_burst_limit=settings.api_burst_limit,
-        api_quota_per_day=settings.api_quota_per_day,
-        log_retention_days=settings.log_retention_days,
-        cors_origins=settings.cors_origins,
-    )
+def props_from(settings: StackSettings, kind: type[P]) -> P:
+    """A construct's props: the stack settings of the same names, so each is written once."""
+    return kind(**{f.name: getattr(settings, f.name) for f in fields(kind)})
 
 
 def add_nag_checks(app: App) -> None:
