@@ -32,9 +32,9 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[$(EXTRAS)]'
 	touch $@
 
-system-deps: ## Debian's chromium and chromium-driver (the scraper and demo-page tests use them)
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  bash scripts/install-system-deps.sh
+system-deps: ## Debian's chromium, chromium-driver (browser tests) and nodejs (the CDK's jsii runtime)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+	  command -v node >/dev/null || bash scripts/install-system-deps.sh
 
 run: setup ## serve the five demo labels on http://127.0.0.1:8080 from the local store
 	$(BIN)/traygo run
