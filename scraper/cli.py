@@ -54,7 +54,9 @@ def app(
         raise click.UsageError("give --query (one or more) or --label, not both")
     flags = {"engines": engines, "max_images": max_images, "workers": workers, "store": store}
     flags |= {"labels_file": labels_file, "chromium": chromium, "chromedriver": chromedriver}
-    conf = resolve(ScrapeSettings, flags, environ={})  # click has applied the variables
+    # click has applied the variables to the flags; the environment gives the rest (the
+    # test-only loopback allowance, which has no flag)
+    conf = resolve(ScrapeSettings, flags)
     request = job.ScrapeRequest(
         queries=list(queries),
         label=label,
@@ -66,6 +68,7 @@ def app(
         chromium=conf.chromium,
         chromedriver=conf.chromedriver,
         engine_urls=list(engine_urls),
+        allow_loopback_fetch=conf.allow_loopback_fetch,
     )
     if check_layout:
         checks = job.check_layout(request, queries[0] if queries else "pizza")

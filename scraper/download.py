@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from traygo.net import FetchError, FetchLimits, fetch, loopback_allowed_for_tests
+from traygo.net import FetchError, FetchLimits, fetch
 
 MAX_BYTES = 15 * 1024 * 1024
 PER_HOST = 4  # concurrent downloads per host, to stay polite
@@ -53,7 +53,7 @@ class Downloader:
         backoff: float = 0.3,
         pool_size: int = 16,  # kept for callers: each fetch connects to its vetted address
         deadline: float | None = None,
-        allow_loopback: bool | None = None,  # tests only; None: the test-only env variable
+        allow_loopback: bool = False,  # tests only: TRAYGO_TEST_ALLOW_LOOPBACK_FETCH
     ) -> None:
         self.max_bytes = max_bytes
         self.limits = FetchLimits(
@@ -63,9 +63,7 @@ class Downloader:
             max_redirects=5,
             retries=retries,
             backoff_s=backoff,
-            allow_loopback=loopback_allowed_for_tests()
-            if allow_loopback is None
-            else allow_loopback,
+            allow_loopback=allow_loopback,
             accept_type=_image_or_unlabelled,
             user_agent="Mozilla/5.0 (compatible; traygo-scraper/1)",
         )

@@ -6,6 +6,7 @@ import json
 import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from PIL import Image
 
@@ -52,9 +53,9 @@ class QueryImages:
         self.query = query
         self.slug = slugify(query)
         self._lock = threading.Lock()
-        self._lines: dict[str, dict] = {}
+        self._lines: dict[str, dict[str, Any]] = {}
         self._phashes = PhashIndex()
-        self._new: list[dict] = []
+        self._new: list[dict[str, Any]] = []
         for line in self._read_manifest():
             self._remember(line)
 
@@ -107,12 +108,12 @@ class QueryImages:
         added, self._new = len(self._new), []
         return added
 
-    def _remember(self, line: dict) -> None:
+    def _remember(self, line: dict[str, Any]) -> None:
         self._lines[line["sha256"]] = line
         if line.get("phash"):
             self._phashes.add(line["phash"], line["sha256"])
 
-    def _read_manifest(self) -> list[dict]:
+    def _read_manifest(self) -> list[dict[str, Any]]:
         try:
             raw = self.store.get_bytes(layout.manifest_key(self.slug))
         except NotFoundError:

@@ -23,7 +23,8 @@ return null;
 
 def blocked(driver: WebDriver) -> str | None:
     """'captcha' or 'consent_wall' when the page stands between us and the results."""
-    return driver.execute_script(DETECT_JS)
+    found: str | None = driver.execute_script(DETECT_JS)
+    return found
 
 
 def layout_changed(parsed: Parsed) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from scraper.browser import chromium as open_chromium
@@ -28,6 +29,7 @@ class ScrapeRequest:
     engine_urls: list[str] = field(default_factory=list)
     pacing: Pacing = field(default_factory=Pacing)
     downloader: Downloader | None = None
+    allow_loopback_fetch: bool = False  # tests only: TRAYGO_TEST_ALLOW_LOOPBACK_FETCH
 
 
 @dataclass
@@ -61,7 +63,9 @@ def run(req: ScrapeRequest) -> list[EngineReport]:
     if req.label:
         queries += list(get_label(req.label, req.labels_file).queries)
     store = open_store(req.store)
-    downloader = req.downloader or Downloader(pool_size=req.workers)
+    downloader = req.downloader or Downloader(
+        pool_size=req.workers, allow_loopback=req.allow_loopback_fetch
+    )
     reports: list[EngineReport] = []
     with open_chromium(req.chromium, req.chromedriver) as driver:
         for query in dict.fromkeys(queries):
@@ -139,7 +143,7 @@ def summary_table(reports: list[EngineReport]) -> str:
     return _table(rows)
 
 
-def _table(rows: list[tuple[str, ...]]) -> str:
+def _table(rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows

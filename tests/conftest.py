@@ -59,3 +59,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
         return open_store(tmp_path / "store")
     bucket = request.getfixturevalue("s3_bucket")
     return open_store(f"s3://{bucket}/some/prefix")
+
+
+@pytest.fixture(scope="session")
+def browser_binaries() -> tuple[str, str]:
+    """Chromium and ChromeDriver as the scraper resolves them (TRAYGO_CHROMIUM, …)."""
+    from traygo.settings import ScrapeSettings, resolve
+
+    conf = resolve(ScrapeSettings)
+    return conf.chromium, conf.chromedriver

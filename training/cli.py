@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 
 ARCHITECTURES = ("backbone", "scratch", "seed")  # training.job.ARCHITECTURES, without TF
 QUANTIZATIONS = ("none", "dynamic", "int8")
+
+
+def _choice(flag: str, dest: str, choices: tuple[str, ...], help: str) -> Any:
+    """A choice option whose default is the first choice."""
+    return click.option(
+        flag, dest, type=click.Choice(choices), default=choices[0], show_default=True, help=help
+    )
 
 
 @click.command("train")
@@ -34,33 +41,31 @@ QUANTIZATIONS = ("none", "dynamic", "int8")
 @config.option("store")
 @config.option("cache_dir", "--cache-dir")
 @config.option("labels_file", "--labels-file")
-@click.option(
+@_choice(
     "--arch",
     "architecture",
-    type=click.Choice(ARCHITECTURES),
-    default="backbone",
-    show_default=True,
-    help="backbone: a small head on the shared ImageNet-pretrained backbone; scratch: our "
+    ARCHITECTURES,
+    "backbone: a small head on the shared ImageNet-pretrained backbone; scratch: our "
     "network trained from scratch; seed: the seed's network.",
 )
 @config.option("epochs")
 @config.option("seed")
-@click.option(
+@_choice(
     "--quantize",
     "quantization",
-    type=click.Choice(QUANTIZATIONS),
-    default="none",
-    show_default=True,
-    help="TFLite quantization for seed and scratch (float32 input and output kept).",
+    QUANTIZATIONS,
+    "TFLite quantization for seed and scratch (float32 input and output kept).",
 )
 @config.option("min_accuracy")
 @click.option("--promote", is_flag=True, help="Make the new version live if it passes the gate.")
 @click.option("--resume", is_flag=True, help="Continue this run's checkpoints in the store.")
 @click.option(
     "--run-id",
-    help="Checkpoint name. Default: $AWS_BATCH_JOB_ID when set, else a hash of the data and "
+    help="Checkpoint name. Default: the AWS Batch job id when set, else a hash of the data and "
     "settings.",
 )
+# Batch keeps a job's id across its retries (a Spot reclaim included): the checkpoint key.
+@click.option("--batch-job-id", envvar="AWS_BATCH_JOB_ID", hidden=True)
 def app(**options: object) -> None:
     """Train a binary classifier for LABEL, export it to TFLite, and publish it."""
     import logging
@@ -84,6 +89,7 @@ def app(**options: object) -> None:
         promote=bool(options["promote"]),
         resume=bool(options["resume"]),
         run_id=options["run_id"],  # type: ignore[arg-type]
+        batch_job_id=options["batch_job_id"],  # type: ignore[arg-type]
         labels_file=conf.labels_file,
     )
     if not options["all_labels"]:

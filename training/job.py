@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import platform
 import tempfile
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ class TrainRequest:
     promote: bool = False
     resume: bool = False
     run_id: str | None = None
+    batch_job_id: str | None = None  # set under AWS Batch: names the run's checkpoints
     labels_file: str | None = None
     callbacks: list[keras.callbacks.Callback] = field(default_factory=list)
 
@@ -227,10 +227,10 @@ def evaluate_model(model: keras.Model, arrays: Split, classes: tuple[str, str]) 
 def _run_id(req: TrainRequest, data: ds.Dataset) -> str:
     """The checkpoint name: a retried job must find its own checkpoints.
 
-    AWS Batch keeps the job id across the retries of one job (a Spot reclaim included);
-    elsewhere the same data and settings make the same run.
+    AWS Batch keeps the job id (AWS_BATCH_JOB_ID, read by the CLI) across the retries of one
+    job (a Spot reclaim included); elsewhere the same data and settings make the same run.
     """
-    batch_job = os.environ.get("AWS_BATCH_JOB_ID", "").strip()
+    batch_job = (req.batch_job_id or "").strip()
     if batch_job:
         # "<uuid>" or "<uuid>:<index>" for array jobs; keep it a plain key segment
         return "batch-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in batch_job)

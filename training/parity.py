@@ -8,16 +8,10 @@ import numpy as np
 
 from training import tflite
 from training.evaluate import probabilities
-from traygo.errors import TraygoError
+from traygo.errors import ParityError
 
 FLOAT_TOLERANCE = 1e-3  # on P(positive); float32 kernels differ only in summation order
 QUANTIZED_ACCURACY_LOSS = 0.01
-
-
-class ParityError(TraygoError):
-    """The exported model disagrees with Keras; nothing is published."""
-
-    code = "parity_failed"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
-"""The `traygo` command. Each deployable part contributes its verbs through the entry-point
-group `traygo.commands` (see pyproject.toml), so this module never imports the parts, and a
-container that installs one part still gets a CLI whose other verbs say what is missing.
+"""The `traygo` command group, and the verbs of the core: `models` and `predict`.
+
+Each deployable part contributes its verbs through the entry-point group `traygo.commands`
+(see pyproject.toml), so this module never imports the parts, and a container that installs
+one part still gets a CLI whose other verbs say what is missing.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
@@ -12,9 +15,14 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
-from traygo import __version__
-from traygo.errors import TraygoError
+from traygo import __version__, config, endpoint_client
+from traygo.errors import RegistryError, TraygoError
+from traygo.registry import Registry
+from traygo.store import open_store
 
 ENTRY_POINT_GROUP = "traygo.commands"
 # Which extra installs each verb's part, for the message when its import fails.
@@ -95,29 +103,118 @@ def cli(ctx: click.Context, debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
+@click.command("predict")
+@click.argument("image_or_url")
+@config.option("endpoint")
+@config.option("api_key", "--api-key")
+@click.option("--labels", help="Comma-separated labels to ask about (default: every live one).")
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+def predict_app(
+    image_or_url: str, endpoint: str, api_key: str | None, labels: str | None, as_json: bool
+) -> None:
+    """Send IMAGE_OR_URL (a local image file or an http(s) URL) to the endpoint and print
+    which labels it sees."""
+    answer = endpoint_client.ask(endpoint, image_or_url, labels, api_key)
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    for p in answer.get("predictions", []):
+        mark = "yes" if p["present"] else "no "
+        click.echo(
+            f"{p['label']:<12} {mark}  p={p['probability']:.3f}  "
+            f"(threshold {p['threshold']:.3f}, model {p['model_version']})"
+        )
+    for u in answer.get("unavailable", []):
+        click.echo(f"{u['label']:<12} unavailable: {u['message']}")
+
+
+@click.group("models")
+def models_app() -> None:
+    """List model versions, promote one, or roll back."""
+
+
+@models_app.command("list")
+@config.option("store")
+@click.option("--label", help="Only this label.")
+def list_models(store: str, label: str | None) -> None:
+    """Every version of every label (or one label), with its scores and which is live."""
+    registry = Registry(open_store(store))
+    table = Table("label", "version", "accuracy", "f1", "n", "live")
+    for name in [label] if label else registry.labels():
+        live = registry.live(name)
+        for version in registry.versions(name):
+            metrics = registry.metadata(name, version)["metrics"]
+            f1 = metrics.get("f1")
+            f1_text = f"{f1[name]:.3f}" if isinstance(f1, dict) and name in f1 else "-"
+            is_live = "●" if live and live.version == version else ""
+            table.add_row(
+                name, version, f"{metrics['accuracy']:.3f}", f1_text, str(metrics["n"]), is_live
+            )
+    if not table.row_count:
+        click.echo(f"no models in {registry.store.uri}" + (f" for {label}" if label else ""))
+        return
+    Console().print(table)
+
+
+@models_app.command()
+@click.argument("label")
+@click.argument("version", required=False)
+@click.option("--latest", is_flag=True, help="Use the newest published version.")
+@click.option(
+    "--if-gate-passed",
+    is_flag=True,
+    help="Only if the version's training recorded a passed promotion gate.",
+)
+@config.option("store")
+def promote(
+    label: str, version: str | None, latest: bool, if_gate_passed: bool, store: str
+) -> None:
+    """Make VERSION of LABEL live (the Lambda picks it up within its pointer TTL)."""
+    if latest == (version is not None):
+        raise click.UsageError("give a VERSION or --latest (one of them)")
+    registry = Registry(open_store(store))
+    if latest:
+        versions = registry.versions(label)
+        if not versions:
+            raise RegistryError(f"{label}: no published versions in {registry.store.uri}")
+        version = versions[-1]
+    assert version is not None
+    if if_gate_passed:
+        _, message = registry.promote_if_gate_passed(label, version)
+        click.echo(message)
+        return
+    pointer = registry.promote(label, version)
+    click.echo(f"{label}: {pointer.version} is live (previous: {pointer.previous or 'none'})")
+
+
+@models_app.command()
+@click.argument("label")
+@click.option("--to", help="Go to this version instead of the previous one.")
+@config.option("store")
+def rollback(label: str, to: str | None, store: str) -> None:
+    """Return LABEL to the version that was live before (or to --to)."""
+    pointer = Registry(open_store(store)).rollback(label, to)
+    click.echo(f"{label}: {pointer.version} is live again")
+
+
 def report_error(exc: TraygoError) -> None:
     """The one CLI view of the error family: the message, then what to do, on stderr.
 
     Rich colours only on a terminal, so pipes and tests read plain lines.
     """
-    if sys.stderr.isatty() and _print_rich(exc):
+    if sys.stderr.isatty():
+        _print_rich(exc)
         return
     click.echo(f"traygo: error: {exc.message}", err=True)
     if exc.hint:
         click.echo(f"hint: {exc.hint}", err=True)
 
 
-def _print_rich(exc: TraygoError) -> bool:
-    try:  # rich comes with the cli extra, not the core: without it, plain lines
-        from rich.console import Console
-        from rich.text import Text
-    except ImportError:
-        return False
+def _print_rich(exc: TraygoError) -> None:
     console = Console(stderr=True, highlight=False)
     console.print(Text("traygo: error: ", style="bold red") + Text(exc.message))
     if exc.hint:
         console.print(Text("hint: ", style="bold yellow") + Text(exc.hint))
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:

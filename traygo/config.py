@@ -8,12 +8,9 @@ which applies the same order from these definitions; code below takes that objec
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from traygo.errors import ConfigError
 
 if TYPE_CHECKING:  # click is the cli extra's, imported only where options are built
     import click
@@ -56,6 +53,12 @@ def _fraction(text: str) -> float:
 
 def _origins(text: str) -> tuple[str, ...]:
     return tuple(o.strip() for o in text.split(",") if o.strip())
+
+
+def _switch(text: str) -> bool:
+    if text not in ("0", "1"):
+        raise ValueError("must be 1 (on) or 0 (off)")
+    return text == "1"
 
 
 def _port(text: str) -> int:
@@ -135,6 +138,16 @@ _SETTINGS: list[Setting] = [
         _origins,
         has_flag=False,
     ),
+    Setting(
+        "allow_loopback_fetch",
+        ("TRAYGO_TEST_ALLOW_LOOPBACK_FETCH",),
+        False,
+        # Loopback only, never private or link-local addresses: for a suite or a smoke test
+        # fetching from its own 127.0.0.1 server. Never set it in a deployment.
+        "1 lets URL fetches (API and scraper) reach 127.0.0.1; tests only.",
+        _switch,
+        has_flag=False,
+    ),
     # --- scraper ---
     Setting("engines", ("TRAYGO_ENGINES",), "google,bing,yahoo", "Search engines to scrape."),
     Setting(
@@ -177,25 +190,6 @@ def setting(name: str) -> Setting:
         return SETTINGS[name]
     except KeyError:
         raise KeyError(f"unknown setting {name!r}") from None
-
-
-def get(name: str, value: Any = None) -> Any:
-    """The value of a setting: `value` if given, else its environment variable, else default.
-
-    Legacy: only `traygo.labels` still looks its default up this way. New code takes a typed
-    object from `traygo.settings.resolve()`, built at its entry point.
-    """
-    spec = setting(name)
-    if value is not None:
-        return value
-    for var in spec.envvars:
-        raw = os.environ.get(var)
-        if raw is not None and raw != "":
-            try:
-                return spec.parse(raw)
-            except ValueError as exc:
-                raise ConfigError(f"{var}={raw!r}: {exc}") from None
-    return spec.default
 
 
 def default(name: str) -> Any:

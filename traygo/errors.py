@@ -85,3 +85,15 @@ class ImageError(TraygoError):
 
     def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, code=code, hint=hint)
+
+
+class BackboneError(TraygoError):
+    """The backbone cannot be imported or does not compute what the checkpoint says."""
+
+    code = "backbone_invalid"
+
+
+class ParityError(TraygoError):
+    """An exported model disagrees with Keras; nothing is published."""
+
+    code = "parity_failed"

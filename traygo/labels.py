@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from traygo import config
 from traygo.errors import ConfigError
 from traygo.slug import slugify
 
@@ -37,8 +36,10 @@ def default_path() -> Path:
 
 
 def load_labels(path: str | Path | None = None) -> dict[str, Label]:
-    """Every label in the config file (default: the `labels_file` setting, else the shipped one)."""
-    source = Path(config.get("labels_file", path) or default_path())
+    """Every label in the config file `path` (default: the one shipped in the package).
+
+    Entry points pass the resolved `labels_file` setting (--labels-file, TRAYGO_LABELS)."""
+    source = Path(path) if path else default_path()
     try:
         raw = tomllib.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -6,9 +6,11 @@ one label's problem (see docs/architecture.md, "Model metadata").
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -30,6 +32,25 @@ class Artifact(_Open):
     key: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     bytes: int = Field(ge=0)
+
+
+def _requires(name: str) -> AfterValidator:
+    """An artifact table that must hold `name` (the file serving loads)."""
+
+    def check(value: dict[str, Artifact]) -> dict[str, Artifact]:
+        if name not in value:
+            raise ValueError(f"must include {name}")
+        return value
+
+    return AfterValidator(check)
+
+
+def artifact_table(artifacts: dict[str, bytes], key: Callable[[str], str]) -> dict[str, Any]:
+    """The `artifacts` entry of a metadata.json: each file's store key, sha256 and size."""
+    return {
+        name: {"key": key(name), "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        for name, data in artifacts.items()
+    }
 
 
 class BackboneRef(_Open):
@@ -63,17 +84,10 @@ class ModelMetadata(_Open):
     input: InputSpec
     threshold: FiniteFloat = Field(ge=0, le=1)
     metrics: Metrics
-    artifacts: dict[str, Artifact]
+    artifacts: Annotated[dict[str, Artifact], _requires("model.tflite")]
     output: Output = Output()
     backbone: BackboneRef | None = None  # set for a head on the shared backbone
     tray: TraySpec | dict[str, Any] | None = None  # {} when the head has no tray calibration
-
-    @field_validator("artifacts")
-    @classmethod
-    def _has_model(cls, value: dict[str, Artifact]) -> dict[str, Artifact]:
-        if "model.tflite" not in value:
-            raise ValueError("must include model.tflite")
-        return value
 
 
 class BackboneSource(_Open):
@@ -92,14 +106,7 @@ class BackboneMetadata(_Open):
     features: int = Field(gt=0)
     source: BackboneSource
     parity: dict[str, Any]
-    artifacts: dict[str, Artifact]
-
-    @field_validator("artifacts")
-    @classmethod
-    def _has_model(cls, value: dict[str, Artifact]) -> dict[str, Artifact]:
-        if "backbone.tflite" not in value:
-            raise ValueError("must include backbone.tflite")
-        return value
+    artifacts: Annotated[dict[str, Artifact], _requires("backbone.tflite")]
 
 
 def problems(schema: type[BaseModel], document: Any) -> list[str]:

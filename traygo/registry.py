@@ -17,7 +17,7 @@ from typing import Any
 
 from traygo import layout
 from traygo.errors import AlreadyExists, NotFoundError, PreconditionFailed, RegistryError
-from traygo.metadata import ModelMetadata
+from traygo.metadata import ModelMetadata, artifact_table
 from traygo.metadata import problems as schema_problems
 from traygo.store import Store
 from traygo.store.base import dump_json
@@ -128,14 +128,9 @@ class Registry:
         """Write a version: artifacts, then metadata.json (with each artifact's key, sha256 and
         size). Publishing the same version again with the same artifacts writes nothing."""
         meta = dict(metadata, label=label, version=version)
-        meta["artifacts"] = {
-            name: {
-                "key": layout.artifact_key(label, version, name),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "bytes": len(data),
-            }
-            for name, data in artifacts.items()
-        }
+        meta["artifacts"] = artifact_table(
+            artifacts, lambda name: layout.artifact_key(label, version, name)
+        )
         problems = metadata_problems(meta)
         if problems:
             raise RegistryError(f"{label}/{version}: refusing to publish: {'; '.join(problems)}")
@@ -148,7 +143,7 @@ class Registry:
         for name, data in artifacts.items():
             self.store.put_new(layout.artifact_key(label, version, name), data)
         try:
-            self.store.put_bytes(meta_key, dump_json(meta), "application/json", create_only=True)
+            self.store.create_bytes(meta_key, dump_json(meta), "application/json")
         except AlreadyExists:  # a concurrent publisher of this very version got there first
             return self.publish(label, version, artifacts, metadata)
         return meta

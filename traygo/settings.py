@@ -31,6 +31,7 @@ class InferenceSettings:
     fetch_timeout: float
     max_pixels: int
     cors_origins: tuple[str, ...]
+    allow_loopback_fetch: bool
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ScrapeSettings:
     labels_file: str | None
     chromium: str
     chromedriver: str
+    allow_loopback_fetch: bool
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def resolve(
 ) -> _Settings:
     """`kind` with each field from `flags`, else its `TRAYGO_…` variable, else its default.
 
-    The CLI passes `environ={}`: click has already applied the variables to the flags.
+    A verb whose fields are all flags passes `environ={}`: click has applied the variables.
     """
     given = flags or {}
     env = os.environ if environ is None else environ

@@ -6,7 +6,7 @@ import base64
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import (
@@ -26,12 +26,23 @@ from traygo.settings import InferenceSettings, resolve
 from traygo.store import open_store
 
 logger = Logger(service="traygo-inference")
+_App = TypeVar("_App", bound=ApiGatewayResolver)
+
+
+_given: list[InferenceSettings] = []  # set by configure(): the local server's resolved flags
 
 
 @cache
 def settings() -> InferenceSettings:
-    """Resolved once per execution environment (the cold start) from `TRAYGO_…` variables."""
-    return resolve(InferenceSettings)
+    """Resolved once per execution environment (the cold start) from `TRAYGO_…` variables,
+    unless the local server's entry point gave its own."""
+    return _given[-1] if _given else resolve(InferenceSettings)
+
+
+def configure(conf: InferenceSettings) -> None:
+    """Serve with `conf` (resolved by `traygo serve` from its flags) instead of the environment."""
+    reset()
+    _given.append(conf)
 
 
 @cache
@@ -42,6 +53,7 @@ def live_models() -> LiveModels:
 
 def reset() -> None:
     """Forget the settings, models and apps, as a fresh execution environment would."""
+    _given.clear()
     for cached in (settings, live_models, rest_app, http_app):
         cached.cache_clear()
 
@@ -50,25 +62,36 @@ def static(name: str) -> str:
     return resources.files("lambdas.inference").joinpath(f"static/{name}").read_text("utf-8")
 
 
-def json_response(status: int, body: Any) -> Response:
+def json_response(status: int, body: Any) -> Response[str]:
     return Response(status, "application/json", json.dumps(body), {"Cache-Control": "no-store"})
 
 
-def register(app: ApiGatewayResolver, conf: InferenceSettings) -> ApiGatewayResolver:
+def register(app: _App, conf: InferenceSettings) -> _App:
+    """Every route and the error mapping on one resolver (REST or HTTP API events)."""
+    _pages(app)
+    _models(app)
+    _predict(app, conf)
+    _errors(app)
+    return app
+
+
+def _pages(app: ApiGatewayResolver) -> None:
     @app.get("/")
-    def index() -> Response:
+    def index() -> Response[str]:
         return Response(200, "text/html; charset=utf-8", static("index.html"))
 
     @app.get("/health")
-    def health() -> Response:
+    def health() -> Response[str]:
         return json_response(200, {"status": "ok"})
 
     @app.get("/openapi.json")
-    def openapi() -> Response:
+    def openapi() -> Response[str]:
         return Response(200, "application/json", static("openapi.json"))
 
+
+def _models(app: ApiGatewayResolver) -> None:
     @app.get("/models")
-    def models() -> Response:
+    def models() -> Response[str]:
         live = live_models()
         out = []
         for label in live.labels():
@@ -85,15 +108,16 @@ def register(app: ApiGatewayResolver, conf: InferenceSettings) -> ApiGatewayReso
             )
         return json_response(200, {"models": out, "backbone": _backbone_status(live, out)})
 
+
+def _predict(app: ApiGatewayResolver, conf: InferenceSettings) -> None:
     @app.post("/predict")
-    def predict() -> Response:
+    def predict() -> Response[str]:
         event = app.current_event
         request = requests_in.parse(
             _body_bytes(event),
             event.headers.get("content-type") or "",
             (event.query_string_parameters or {}).get("labels"),
-            conf.max_request_bytes,
-            conf.fetch_timeout,
+            conf,
         )
         answer = prediction.predict(
             live_models(),
@@ -108,8 +132,10 @@ def register(app: ApiGatewayResolver, conf: InferenceSettings) -> ApiGatewayReso
         )
         return json_response(200, answer)
 
-    @app.exception_handler(TraygoError)
-    def traygo_error(exc: TraygoError) -> Response:
+
+def _errors(app: ApiGatewayResolver) -> None:
+    @app.exception_handler(TraygoError)  # type: ignore[untyped-decorator]
+    def traygo_error(exc: TraygoError) -> Response[str]:
         # The one mapping of the error family to HTTP; the original message (which may name
         # store paths and buckets) goes to the logs only.
         answer = to_api_error(exc)
@@ -118,12 +144,10 @@ def register(app: ApiGatewayResolver, conf: InferenceSettings) -> ApiGatewayReso
         return error_response(answer)
 
     @app.not_found
-    def not_found(exc: Exception) -> Response:
+    def not_found(exc: Exception) -> Response[str]:
         return error_response(
             ApiError(404, "not_found", "no such route; see GET /openapi.json for the routes")
         )
-
-    return app
 
 
 def _model_card(model: Any) -> dict[str, Any]:
@@ -159,7 +183,7 @@ def _backbone_status(live: LiveModels, models: list[dict[str, Any]]) -> dict[str
     }
 
 
-def error_response(exc: ApiError) -> Response:
+def error_response(exc: ApiError) -> Response[str]:
     """The error body and an X-Request-Id header, both with the id the logs carry."""
     request_id = logger.get_correlation_id()
     headers = {"Cache-Control": "no-store"}
@@ -186,7 +210,7 @@ def cors(origins: tuple[str, ...]) -> CORSConfig | None:
         return None
     return CORSConfig(
         allow_origin=origins[0],
-        extra_origins=origins[1:],
+        extra_origins=list(origins[1:]),
         allow_headers=["Content-Type", "x-api-key"],
         max_age=600,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -16,11 +15,11 @@ SAMPLE = (
 
 
 def _serve(store: str, host: str, port: int) -> None:
-    # Checked here, before listening; the handler then resolves its settings from the
-    # environment at its cold start, as the Lambda does, so the store travels that way.
-    resolve(InferenceSettings, {"store": store})
-    os.environ["TRAYGO_STORE"] = store
+    from lambdas.inference import api
     from lambdas.inference.server import make_server
+
+    # Resolved and checked here, before listening: --store, then the Lambda's TRAYGO_… variables.
+    api.configure(resolve(InferenceSettings, {"store": store}))
 
     try:
         server = make_server(host, port)
@@ -68,11 +67,7 @@ def run_app(store: str, host: str, port: int) -> None:
     _ensure_backbone(registry.store, demo_models.backbone_versions())
     for line in demo_models.install(registry):
         click.echo(line)
-    live = [
-        f"{label}/{registry.live(label).version}"
-        for label in registry.labels()
-        if registry.live(label)
-    ]
+    live = [f"{name}/{p.version}" for name in registry.labels() if (p := registry.live(name))]
     click.echo(f"live models: {', '.join(live) or 'none'}")
     _serve(store, host, port)
 

@@ -10,15 +10,7 @@ from __future__ import annotations
 import logging
 
 from lambdas.inference.errors import ApiError
-from traygo.net import (
-    ALLOW_LOOPBACK_ENV,
-    FetchError,
-    FetchLimits,
-    fetch,
-    loopback_allowed_for_tests,
-)
-
-__all__ = ["ALLOW_LOOPBACK_ENV", "fetch_image"]
+from traygo.net import FetchError, FetchLimits, fetch
 
 MAX_REDIRECTS = 3
 log = logging.getLogger(__name__)
@@ -43,13 +35,17 @@ _CODES = {
 }
 
 
-def fetch_image(url: str, max_bytes: int, timeout: float) -> tuple[bytes, str]:
-    """(body, content type) of an image URL within `timeout` seconds in all, or an ApiError."""
+def fetch_image(
+    url: str, max_bytes: int, timeout: float, allow_loopback: bool = False
+) -> tuple[bytes, str]:
+    """(body, content type) of an image URL within `timeout` seconds in all, or an ApiError.
+
+    `allow_loopback` is the test-only TRAYGO_TEST_ALLOW_LOOPBACK_FETCH setting."""
     limits = FetchLimits(
         max_bytes=max_bytes,
         deadline_s=timeout,
         max_redirects=MAX_REDIRECTS,
-        allow_loopback=loopback_allowed_for_tests(),
+        allow_loopback=allow_loopback,
     )
     try:
         fetched = fetch(url, limits)

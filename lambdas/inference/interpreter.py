@@ -57,7 +57,8 @@ class _Tflite:
             self._interpreter.set_tensor(self._input, batch.astype(np.float32))
             self._interpreter.invoke()
             self.invocations += 1
-            return self._interpreter.get_tensor(self._output)[0].copy()
+            out: np.ndarray = self._interpreter.get_tensor(self._output)[0].copy()
+            return out
 
 
 class _Classifier:

@@ -43,7 +43,7 @@ class _Entry:
     def due(self, now: float, ttl: float) -> bool:
         if self.problem is None:
             return now - self.checked_at >= ttl
-        wait = min(ttl * 2 ** max(self.failures - 1, 0), MAX_BACKOFF)
+        wait = min(ttl * 2.0 ** max(self.failures - 1, 0), MAX_BACKOFF)
         return now - self.checked_at >= wait
 
 
@@ -169,7 +169,7 @@ class LiveModels:
         return _Entry(self._clock(), etag, version, model)
 
     def _document(self, key: str, schema: Any) -> dict[str, Any]:
-        meta = self.store.get_json(key)
+        meta: dict[str, Any] = self.store.get_json(key)
         found = problems(schema, meta)
         if found:
             log.error("%s: unusable metadata: %s", key, "; ".join(found))

@@ -157,7 +157,7 @@ def _score_heads(
     return answers, backbone.version, list(refused.values())
 
 
-def _foreign_heads(heads: dict[str, Any], loaded: str) -> dict[str, dict[str, str]]:
+def _foreign_heads(heads: dict[str, Any], loaded: str | None) -> dict[str, dict[str, str]]:
     """Heads trained on another backbone: never scored, each logged and reported."""
     refused = {}
     for label, entry in heads.items():

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from lambdas.inference.errors import ApiError
 from lambdas.inference.fetch import fetch_image
+from traygo.settings import InferenceSettings
 
 RAW_TYPES = ("application/octet-stream",)
 # A request is {"url"|"image", "labels"}: a handful of containers and commas. Counting them
@@ -25,8 +26,10 @@ class PredictInput:
 
 
 def parse(
-    body: bytes, content_type: str, query_labels: str | None, max_bytes: int, fetch_timeout: float
+    body: bytes, content_type: str, query_labels: str | None, conf: InferenceSettings
 ) -> PredictInput:
+    """The image and labels of a request, within the limits of `conf`, or an ApiError."""
+    max_bytes = conf.max_request_bytes
     if len(body) > max_bytes:
         raise ApiError(413, "too_large", f"the request body is over {max_bytes} bytes")
     media = content_type.split(";")[0].strip().lower()
@@ -41,12 +44,10 @@ def parse(
             "unsupported_type",
             f"content type {media} is not accepted; send application/json or image/*",
         )
-    return _from_json(body, labels, max_bytes, fetch_timeout)
+    return _from_json(body, labels, conf)
 
 
-def _from_json(
-    body: bytes, labels: list[str] | None, max_bytes: int, fetch_timeout: float
-) -> PredictInput:
+def _from_json(body: bytes, labels: list[str] | None, conf: InferenceSettings) -> PredictInput:
     _check_shape(body)
     try:
         doc = json.loads(body)
@@ -66,7 +67,9 @@ def _from_json(
     if url is not None:
         if not isinstance(url, str) or not url:
             raise ApiError(400, "bad_request", '"url" must be a non-empty string')
-        image, _ = fetch_image(url, max_bytes, fetch_timeout)
+        image, _ = fetch_image(
+            url, conf.max_request_bytes, conf.fetch_timeout, conf.allow_loopback_fetch
+        )
         return PredictInput(image, labels, "url")
     if not isinstance(encoded, str):
         raise ApiError(400, "bad_base64", '"image" must be a base64 string')

@@ -103,34 +103,37 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes | None:
         """The body, or None once an error has been answered (the connection then closes)."""
-        coding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
-        if coding:
-            if "chunked" in coding:
-                return self._refuse(411, "length_required", "send the body with a Content-Length")
-            return self._refuse(
-                501, "not_implemented", f"Transfer-Encoding {coding} is not supported"
-            )
-        lengths = set(self.headers.get_all("Content-Length") or [])
-        if len(lengths) > 1 or not all(v.strip().isdigit() for v in lengths):
-            return self._refuse(
-                400, "bad_content_length", "send one Content-Length: a whole number"
-            )
-        length = int(lengths.pop()) if lengths else 0
-        limit = settings().max_request_bytes
-        if length > limit:
-            return self._refuse(413, "too_large", f"the request body is over {limit} bytes")
+        length, problem = self._framing()
+        if problem:
+            self._refuse(*problem)
+            return None
         body = self.rfile.read(length) if length else b""
         if len(body) < length or self._dog.fired:
             self.close_connection = True  # the client went away or ran out of time
             return None
         return body
 
+    def _framing(self) -> tuple[int, tuple[int, str, str] | None]:
+        """The body's length, or the (status, code, message) that refuses its framing."""
+        coding = (self.headers.get("Transfer-Encoding") or "").strip().lower()
+        if "chunked" in coding:
+            return 0, (411, "length_required", "send the body with a Content-Length")
+        if coding:
+            return 0, (501, "not_implemented", f"Transfer-Encoding {coding} is not supported")
+        lengths = set(self.headers.get_all("Content-Length") or [])
+        if len(lengths) > 1 or not all(v.strip().isdigit() for v in lengths):
+            return 0, (400, "bad_content_length", "send one Content-Length: a whole number")
+        length = int(lengths.pop()) if lengths else 0
+        limit = settings().max_request_bytes
+        if length > limit:
+            return length, (413, "too_large", f"the request body is over {limit} bytes")
+        return length, None
+
     def _refuse(self, status: int, code: str, message: str) -> None:
         self.close_connection = True  # the unread body must not be taken for the next request
         request_id = str(uuid.uuid4())
         body = json.dumps(error_body(code, message, request_id)).encode()
         self._reply(status, {"Content-Type": "application/json", "X-Request-Id": request_id}, body)
-        return None
 
     def _reply(self, status: int, headers: dict[str, str], data: bytes) -> None:
         self.send_response(status)

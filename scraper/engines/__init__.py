@@ -55,7 +55,7 @@ class Engine:
         return base + self.search_path.format(q=quote_plus(query))
 
 
-def sources_from_items(engine: str, items: list[dict] | None) -> list[Source]:
+def sources_from_items(engine: str, items: list[dict[str, str]] | None) -> list[Source]:
     """`[{full, thumb, page}]` as the engines' page scripts return them."""
     return [
         Source(engine, i.get("full") or None, i.get("thumb") or None, i.get("page") or None)

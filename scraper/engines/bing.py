@@ -19,7 +19,7 @@ return Array.from(document.querySelectorAll('a.iusc')).map(a => {
 """
 
 
-def parse(items: list[dict] | None) -> Parsed:
+def parse(items: list[dict[str, str]] | None) -> Parsed:
     return Parsed("a.iusc", sources_from_items("bing", items))
 
 

@@ -128,6 +128,7 @@ def _unescape(raw: str | None) -> str | None:
     if raw is None:
         return None
     try:
-        return json.loads(f'"{raw}"')
+        text: str = json.loads(f'"{raw}"')
+        return text
     except ValueError:
         return raw

@@ -20,7 +20,7 @@ return Array.from(document.querySelectorAll('#sres li')).map(li => {
 """
 
 
-def parse(items: list[dict] | None) -> Parsed:
+def parse(items: list[dict[str, str]] | None) -> Parsed:
     return Parsed("#sres li", sources_from_items("yahoo", items))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operator-iam.json"
 
-# The AWS calls infra/submit_cli.py, infra/abort.py, infra/deployed.py and the registry make.
+# The AWS calls infra/cli.py, infra/abort.py, infra/deployed.py and the registry make.
 NEEDED = {
     "cloudformation:DescribeStacks",
     "batch:SubmitJob",

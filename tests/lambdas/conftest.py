@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from traygo.images.preprocess import PREPROCESSING_ID
+from traygo.metadata import artifact_table
 from traygo.registry import Registry
 from traygo.store import open_store
 
@@ -169,8 +170,6 @@ BLUE_HEAD = FIXTURES / "blue_head.tflite"
 
 def publish_backbone(store: Any, version: str, model: bytes, current: bool = True) -> None:
     """A backbone version as `traygo backbone import` lays it out (tiny: 32 px, 4 features)."""
-    import hashlib
-
     from traygo import backbones, layout
 
     files = {"backbone.tflite": model, "backbone_map.tflite": BACKBONE_MAP.read_bytes()}
@@ -191,14 +190,7 @@ def publish_backbone(store: Any, version: str, model: bytes, current: bool = Tru
         },
         "parity": {"max_abs_diff": 0.0},
         "tray": {"artifact": "backbone_map.tflite", "size": 64, "grid": 4},
-        "artifacts": {
-            name: {
-                "key": layout.backbone_key(version, name),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "bytes": len(data),
-            }
-            for name, data in files.items()
-        },
+        "artifacts": artifact_table(files, lambda name: layout.backbone_key(version, name)),
     }
     store.put_json(layout.backbone_key(version, "metadata.json"), meta)
     if current:

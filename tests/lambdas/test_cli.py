@@ -14,7 +14,7 @@ import pytest
 from traygo.cli import main
 from traygo.registry import Registry
 
-from .conftest import BLUE, RED, image_bytes
+from .conftest import RED, image_bytes
 
 
 def free_port() -> int:
@@ -23,25 +23,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture
+def picture(tmp_path: Path) -> Path:
+    path = tmp_path / "tray.jpg"
+    path.write_bytes(image_bytes(RED, "JPEG"))
+    return path
+
+
 def test_predict_prints_each_label(
-    server: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    server: str, picture: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    picture = tmp_path / "tray.jpg"
-    picture.write_bytes(image_bytes(RED, "JPEG"))
     assert main(["predict", str(picture), "--endpoint", server, "--labels", "pizza"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("pizza        yes  p=0.99") and "burger" not in out
 
 
 def test_predict_says_what_went_wrong(
-    server: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    server: str, picture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    picture = tmp_path / "tray.jpg"
-    picture.write_bytes(image_bytes(BLUE, "JPEG"))
     assert main(["predict", str(picture), "--endpoint", server, "--labels", "sushi"]) == 1
     assert "answered 404: no live model for sushi" in capsys.readouterr().err
     assert main(["predict", str(tmp_path / "missing.jpg"), "--endpoint", server]) == 1

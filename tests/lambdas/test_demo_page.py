@@ -17,7 +17,6 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from scraper.browser import chromium
-from traygo import config
 from traygo.registry import Registry
 from traygo.store import open_store
 
@@ -67,8 +66,8 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Regist
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Chrome]:
-    with chromium(config.get("chromium"), config.get("chromedriver")) as driver:
+def browser(browser_binaries: tuple[str, str]) -> Iterator[Chrome]:
+    with chromium(*browser_binaries) as driver:
         yield driver
 
 

@@ -35,7 +35,7 @@ class Remote(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def remote(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def remote() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Remote)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -48,14 +48,18 @@ def remote(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         "/loop": (302, {"Location": "/loop"}, b""),
         "/gone": (410, {}, b""),
     }
-    monkeypatch.setenv(fetch.ALLOW_LOOPBACK_ENV, "1")
     yield base
     server.shutdown()
 
 
-def refused_code(url: str) -> tuple[int, str]:
+def from_remote(url: str, max_bytes: int = 10_000, timeout: float = 2.0) -> tuple[bytes, str]:
+    """A fetch from the suite's own 127.0.0.1 server: the test-only loopback allowance on."""
+    return fetch.fetch_image(url, max_bytes, timeout, allow_loopback=True)
+
+
+def refused_code(url: str, allow_loopback: bool = False) -> tuple[int, str]:
     with pytest.raises(ApiError) as info:
-        fetch.fetch_image(url, 10_000, 2.0)
+        fetch.fetch_image(url, 10_000, 2.0, allow_loopback)
     return info.value.status, info.value.code
 
 
@@ -89,40 +93,36 @@ def test_a_name_resolving_to_a_private_address_is_refused(monkeypatch: pytest.Mo
 
 
 def test_fetches_an_image_and_follows_a_vetted_redirect(remote: str) -> None:
-    assert fetch.fetch_image(f"{remote}/pizza.png", 10_000, 2.0) == (PNG, "image/png")
-    assert fetch.fetch_image(f"{remote}/to-pizza", 10_000, 2.0)[0] == PNG
+    assert from_remote(f"{remote}/pizza.png") == (PNG, "image/png")
+    assert from_remote(f"{remote}/to-pizza")[0] == PNG
 
 
 def test_a_redirect_to_a_private_address_is_refused(remote: str) -> None:
-    assert refused_code(f"{remote}/to-metadata") == (422, "url_refused")
+    assert refused_code(f"{remote}/to-metadata", allow_loopback=True) == (422, "url_refused")
 
 
 def test_remote_problems_map_to_clear_statuses(remote: str) -> None:
-    assert refused_code(f"{remote}/page") == (415, "unsupported_type")
-    assert refused_code(f"{remote}/gone") == (502, "fetch_failed")
-    assert refused_code(f"{remote}/loop") == (422, "url_refused")
+    assert refused_code(f"{remote}/page", allow_loopback=True) == (415, "unsupported_type")
+    assert refused_code(f"{remote}/gone", allow_loopback=True) == (502, "fetch_failed")
+    assert refused_code(f"{remote}/loop", allow_loopback=True) == (422, "url_refused")
     with pytest.raises(ApiError) as info:
-        fetch.fetch_image(f"{remote}/big.png", 1000, 2.0)
+        from_remote(f"{remote}/big.png", max_bytes=1000)
     assert (info.value.status, info.value.code) == (413, "too_large")
 
 
-def test_loopback_stays_refused_without_the_test_allowance(
-    remote: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(fetch.ALLOW_LOOPBACK_ENV)
+def test_loopback_stays_refused_without_the_test_allowance(remote: str) -> None:
     assert refused_code(f"{remote}/pizza.png") == (422, "url_refused")
 
 
-def test_a_silent_server_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_silent_server_times_out() -> None:
     import socket
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)  # accepts the connection, never answers
-    monkeypatch.setenv(fetch.ALLOW_LOOPBACK_ENV, "1")
     try:
         with pytest.raises(ApiError) as info:
-            fetch.fetch_image(f"http://127.0.0.1:{listener.getsockname()[1]}/a.png", 1000, 0.5)
+            from_remote(f"http://127.0.0.1:{listener.getsockname()[1]}/a.png", 1000, 0.5)
     finally:
         listener.close()
     assert (info.value.status, info.value.code) == (504, "fetch_timeout")

@@ -13,7 +13,6 @@ from lambdas.inference import api
 from lambdas.inference import server as server_module
 from tests.traygo.hostile_images import HOSTILE
 from tests.trickle_host import elapsed, host
-from traygo.net import ALLOW_LOOPBACK_ENV
 from traygo.registry import Registry
 
 from .conftest import RED, call, image_bytes, rest_event
@@ -56,7 +55,7 @@ def test_deep_and_huge_json_get_400(registry: Registry, body: str) -> None:
 def test_a_trickling_host_is_cut_at_the_total_deadline(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ALLOW_LOOPBACK_ENV, "1")
+    monkeypatch.setenv("TRAYGO_TEST_ALLOW_LOOPBACK_FETCH", "1")
     monkeypatch.setenv("TRAYGO_FETCH_TIMEOUT", "1")
     api.reset()  # settings are resolved once per execution environment
     for answer in ("trickle_body", "trickle_headers"):
@@ -70,7 +69,8 @@ def test_a_trickling_host_is_cut_at_the_total_deadline(
 def test_redirects_inside_the_network_are_refused_without_naming_addresses(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(ALLOW_LOOPBACK_ENV, "1")
+    monkeypatch.setenv("TRAYGO_TEST_ALLOW_LOOPBACK_FETCH", "1")
+    api.reset()  # settings are resolved once per execution environment
     for target in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.8/a.jpg"):
         with host("redirect", location=target) as base:
             status, answer = predict_json({"url": f"{base}/a.jpg"})

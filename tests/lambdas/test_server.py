@@ -40,32 +40,18 @@ def test_bodies_over_the_lambda_limit_are_refused(server: str, monkeypatch) -> N
     assert (status, answer["error"]["code"]) == (413, "too_large")
 
 
-def test_demo_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def test_demo_page_in_headless_chromium(
+    server: str, tmp_path: Path, browser_binaries: tuple[str, str]
+) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from traygo import config
+    from scraper.browser import chromium
 
     picture = tmp_path / "tray.png"
     picture.write_bytes(image_bytes(BLUE))
-    options = webdriver.ChromeOptions()
-    options.binary_location = config.get("chromium")
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(config.get("chromedriver")))
-    try:
+    with chromium(*browser_binaries) as driver:
         driver.get(server)
         assert "What is on the tray?" in driver.page_source
         driver.find_element(By.ID, "go").click()
@@ -79,8 +65,6 @@ def test_demo_page_in_headless_chromium(server: str, tmp_path: Path) -> None:
         cells = [td.text for td in row.find_elements(By.TAG_NAME, "td")]
         assert cells[0] == "pizza" and cells[1] == "no" and cells[2].endswith("%")
         assert driver.find_element(By.ID, "preview").get_attribute("src").startswith("blob:")
-    finally:
-        driver.quit()
 
 
 LOAD = """

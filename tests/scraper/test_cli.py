@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from traygo.cli import main
-from traygo.net import ALLOW_LOOPBACK_ENV
 
 from .fixture_site import engine_urls
 
@@ -20,7 +19,9 @@ def scrape(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, st
 
 @pytest.fixture(autouse=True)
 def local_image_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ALLOW_LOOPBACK_ENV, "1")  # the fixture's image hosts are on 127.0.0.1
+    monkeypatch.setenv(
+        "TRAYGO_TEST_ALLOW_LOOPBACK_FETCH", "1"
+    )  # the fixture's image hosts are on 127.0.0.1
 
 
 def test_prints_a_summary_table(capsys, site: str, tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import pytest
 from scraper import results
 from scraper.browser import chromium
 from scraper.engines import choose, parse_engine_urls
-from traygo import config
 from traygo.errors import ConfigError
 
 from .conftest import quick_pacing
@@ -17,8 +16,8 @@ from .fixture_site import TOTAL
 
 
 @pytest.fixture(scope="module")
-def driver() -> Iterator[object]:
-    with chromium(config.get("chromium"), config.get("chromedriver")) as d:
+def driver(browser_binaries: tuple[str, str]) -> Iterator[object]:
+    with chromium(*browser_binaries) as d:
         yield d
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from scraper.download import decode_data_uri
 from scraper.run import ScrapeRequest, run
-from traygo import config, layout
+from traygo import layout
+from traygo.settings import ScrapeSettings, resolve
 from traygo.store import open_store
 
 from .conftest import quick_downloader, quick_pacing
@@ -37,6 +38,7 @@ def scrape(
     urls: list[str] | None = None,
     max_sources: int = 30,
 ):
+    browser = resolve(ScrapeSettings)  # where Chromium and ChromeDriver are, as the CLI finds them
     return run(
         ScrapeRequest(
             queries=list(queries),
@@ -44,8 +46,8 @@ def scrape(
             engines=engines,
             max_sources=max_sources,
             workers=8,
-            chromium=config.get("chromium"),
-            chromedriver=config.get("chromedriver"),
+            chromium=browser.chromium,
+            chromedriver=browser.chromedriver,
             engine_urls=urls or engine_urls(site),
             pacing=quick_pacing(),
             downloader=quick_downloader(),

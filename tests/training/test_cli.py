@@ -17,29 +17,21 @@ def train(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
     return code, out, err
 
 
+@pytest.fixture
+def pizza(tmp_path: Path, shapes: Path, labels_file: Path) -> list[str]:
+    """Arguments to train `pizza` on the shapes folder into tmp_path's store and cache."""
+    return [
+        *("--label", "pizza", "--images", str(shapes), "--store", str(tmp_path / "store")),
+        *("--cache-dir", str(tmp_path / "cache"), "--labels-file", str(labels_file)),
+    ]
+
+
 def test_prints_the_version_and_promotes(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, shapes: Path, labels_file: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pizza: list[str]
 ) -> None:
     store = tmp_path / "store"
     code, out, err = train(
-        capsys,
-        "--label",
-        "pizza",
-        "--images",
-        str(shapes),
-        "--store",
-        str(store),
-        "--cache-dir",
-        str(tmp_path / "cache"),
-        "--labels-file",
-        str(labels_file),
-        "--arch",
-        "seed",
-        "--epochs",
-        "3",
-        "--min-accuracy",
-        "0",
-        "--promote",
+        capsys, *pizza, "--arch", "seed", "--epochs", "3", "--min-accuracy", "0", "--promote"
     )
     assert code == 0, err
     live = Registry(open_store(str(store))).live("pizza")
@@ -99,7 +91,7 @@ def test_bad_input_is_one_clear_line_before_training(
 
 
 def test_from_an_empty_store_train_then_serve_answers_with_the_new_model(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, shapes: Path, labels_file: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, shapes: Path, pizza: list[str]
 ) -> None:
     """Offline, nothing in the store: the backbone is imported from its package on first use."""
     import json
@@ -109,12 +101,7 @@ def test_from_an_empty_store_train_then_serve_answers_with_the_new_model(
     import urllib.request
 
     store = tmp_path / "store"
-    code, out, err = train(
-        capsys,
-        *("--label", "pizza", "--images", str(shapes), "--store", str(store)),
-        *("--cache-dir", str(tmp_path / "cache"), "--labels-file", str(labels_file)),
-        *("--min-accuracy", "0", "--promote"),
-    )
+    code, out, err = train(capsys, *pizza, "--min-accuracy", "0", "--promote")
     assert code == 0, err
     live = Registry(open_store(str(store))).live("pizza")
     assert f"pizza/{live.version} is live" in out
@@ -183,3 +170,11 @@ def test_all_labels_trains_each_label_with_data_and_computes_features_once(
 def test_label_or_all_labels_is_required(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = train(capsys, "--images", "x")
     assert code == 2 and "give --label NAME or --all-labels" in err
+
+
+def test_the_batch_job_id_names_the_run_under_aws_batch() -> None:
+    """Batch sets AWS_BATCH_JOB_ID and keeps it across retries: the CLI reads it, nothing else."""
+    from training.cli import app
+
+    (param,) = [p for p in app.params if p.name == "batch_job_id"]
+    assert param.envvar == "AWS_BATCH_JOB_ID"

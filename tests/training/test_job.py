@@ -124,19 +124,19 @@ def test_promotion_refuses_a_model_worse_than_live(
 
 
 def test_resume_continues_an_interrupted_batch_job(
-    tmp_path: Path, shapes: Path, labels_file: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, shapes: Path, labels_file: Path
 ) -> None:
     # the run id comes from AWS Batch, which keeps the job id across a job's retries
-    monkeypatch.setenv("AWS_BATCH_JOB_ID", "4f2a:7")
+    job = {"epochs": 5, "batch_job_id": "4f2a:7"}
     prefix = layout.checkpoint_prefix("pizza", "batch-4f2a-7")
     with pytest.raises(Interrupted):
-        run(request(tmp_path, shapes, labels_file, epochs=5, callbacks=[StopAfter(2)]))
+        run(request(tmp_path, shapes, labels_file, **job, callbacks=[StopAfter(2)]))
     store = open_store(str(tmp_path / "store"))
     state = store.get_json(prefix + "state.json")
     assert state["epoch"] == 1
 
     counter = CountEpochs()
-    result = run(request(tmp_path, shapes, labels_file, epochs=5, resume=True, callbacks=[counter]))
+    result = run(request(tmp_path, shapes, labels_file, **job, resume=True, callbacks=[counter]))
 
     assert counter.started and counter.started[0] == 2  # picked up after the second epoch
     assert result.metadata["training"]["epochs"] == 2 + len(counter.started)
@@ -170,29 +170,11 @@ class CrashAfterTraining(keras.callbacks.Callback):
 def test_resume_after_training_finished_does_not_train_again(
     tmp_path: Path, shapes: Path, labels_file: Path
 ) -> None:
+    job = {"epochs": 3, "run_id": "job-2"}
     with pytest.raises(Interrupted):
-        run(
-            request(
-                tmp_path,
-                shapes,
-                labels_file,
-                epochs=3,
-                run_id="job-2",
-                callbacks=[CrashAfterTraining()],
-            )
-        )
+        run(request(tmp_path, shapes, labels_file, **job, callbacks=[CrashAfterTraining()]))
     counter = CountEpochs()
-    result = run(
-        request(
-            tmp_path,
-            shapes,
-            labels_file,
-            epochs=3,
-            run_id="job-2",
-            resume=True,
-            callbacks=[counter],
-        )
-    )
+    result = run(request(tmp_path, shapes, labels_file, **job, resume=True, callbacks=[counter]))
     assert counter.started == []
     assert result.metadata["training"]["epochs"] == 3
 

@@ -5,29 +5,20 @@ import pytest
 from click.testing import CliRunner
 
 from traygo import config
-from traygo.errors import ConfigError
 
 
-def test_default_then_env_then_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("TRAYGO_WORKERS", raising=False)
-    assert config.get("workers") == 16
-    monkeypatch.setenv("TRAYGO_WORKERS", "4")
-    assert config.get("workers") == 4
-    assert config.get("workers", 2) == 2
+def test_first_listed_env_var_wins() -> None:
+    @click.command()
+    @config.option("port")
+    def show(port: int) -> None:
+        click.echo(f"port={port}")
 
-
-def test_first_listed_env_var_wins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PORT", "9000")
-    monkeypatch.delenv("TRAYGO_PORT", raising=False)
-    assert config.get("port") == 9000
-    monkeypatch.setenv("TRAYGO_PORT", "9100")
-    assert config.get("port") == 9100
-
-
-def test_bad_env_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRAYGO_WORKERS", "many")
-    with pytest.raises(ConfigError, match="TRAYGO_WORKERS='many'"):
-        config.get("workers")
+    runner = CliRunner()
+    assert runner.invoke(show, [], env={"PORT": "9000", "TRAYGO_PORT": None}).output == (
+        "port=9000\n"
+    )
+    both = {"PORT": "9000", "TRAYGO_PORT": "9100"}
+    assert runner.invoke(show, [], env=both).output == "port=9100\n"
 
 
 def test_cli_option_applies_flag_over_env_over_default(monkeypatch: pytest.MonkeyPatch) -> None:

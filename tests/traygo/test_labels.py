@@ -62,10 +62,13 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
         load_labels(tmp_path / "nope.toml")
 
 
-def test_config_file_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_config_file_from_the_labels_setting(tmp_path: Path) -> None:
+    from traygo.settings import TrainSettings, resolve
+
     path = write(tmp_path, '[tacos]\npositive = ["taco"]\nnegative = ["burrito"]')
-    monkeypatch.setenv("TRAYGO_LABELS", str(path))
-    assert list(load_labels()) == ["tacos"]
+    conf = resolve(TrainSettings, environ={"TRAYGO_LABELS": str(path)})
+    assert list(load_labels(conf.labels_file)) == ["tacos"]
+    assert "tacos" not in load_labels()  # no path: the shipped labels, whatever the environment
 
 
 @pytest.mark.parametrize(

@@ -71,3 +71,11 @@ def test_a_setting_without_a_flag_names_only_its_variable() -> None:
     with pytest.raises(ConfigError) as caught:
         resolve(InferenceSettings, environ={"TRAYGO_MAX_REQUEST_BYTES": "0"})
     assert "--" not in str(caught.value) and "TRAYGO_MAX_REQUEST_BYTES='0'" in str(caught.value)
+
+
+def test_the_test_only_loopback_allowance_is_off_unless_exactly_one() -> None:
+    assert resolve(InferenceSettings, environ={}).allow_loopback_fetch is False
+    on = {"TRAYGO_TEST_ALLOW_LOOPBACK_FETCH": "1"}
+    assert resolve(ScrapeSettings, environ=on).allow_loopback_fetch is True
+    with pytest.raises(ConfigError, match="TRAYGO_TEST_ALLOW_LOOPBACK_FETCH='yes'"):
+        resolve(InferenceSettings, environ={"TRAYGO_TEST_ALLOW_LOOPBACK_FETCH": "yes"})

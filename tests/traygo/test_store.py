@@ -194,9 +194,9 @@ def test_store_resolved_from_env_opens(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_create_only_writes_never_replace(store: Store) -> None:
     from traygo.errors import AlreadyExists, StoreError
 
-    store.put_bytes("models/pizza/v1/model.tflite", b"first", create_only=True)
+    store.create_bytes("models/pizza/v1/model.tflite", b"first")
     with pytest.raises(AlreadyExists):
-        store.put_bytes("models/pizza/v1/model.tflite", b"second", create_only=True)
+        store.create_bytes("models/pizza/v1/model.tflite", b"second")
     assert store.get_bytes("models/pizza/v1/model.tflite") == b"first"
     # put_new: the same bytes again are a no-op (a retried job); other bytes are refused
     assert store.put_new("models/pizza/v1/model.tflite", b"first") is False

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from traygo import backbones, layout
-from traygo.errors import TraygoError
+from traygo.errors import BackboneError
 from traygo.images.preprocess import PREPROCESSING_ID
+from traygo.metadata import artifact_table
 from traygo.registry import utcnow
 from traygo.store import Store
 from traygo.store.base import dump_json
@@ -33,12 +34,6 @@ LICENSE = "Apache-2.0"
 RECIPE = "keras-tflite-float16-v2"  # v2: adds the tray feature map model
 PARITY_TOLERANCE = 2e-2  # max |keras - tflite| on features of order 1; float16 weights
 DEFAULT_SIZE = 224
-
-
-class BackboneError(TraygoError):
-    """The backbone cannot be imported or does not compute what the checkpoint says."""
-
-    code = "backbone_invalid"
 
 
 @dataclass(frozen=True)
@@ -104,12 +99,8 @@ def _publish(store: Store, version: str, source: Source, size: int) -> None:
     for name, data in artifacts.items():
         store.put_new(layout.backbone_key(version, name), data)
     # last, so a reader never follows a half-written version; write-once like the rest
-    store.put_bytes(
-        layout.backbone_key(version, "metadata.json"),
-        dump_json(meta),
-        "application/json",
-        create_only=True,
-    )
+    meta_key = layout.backbone_key(version, "metadata.json")
+    store.create_bytes(meta_key, dump_json(meta), "application/json")
     log.info("backbone %s published (%d bytes TFLite)", version, len(artifacts["backbone.tflite"]))
 
 
@@ -175,14 +166,7 @@ def _metadata(
         },
         "recipe": RECIPE,
         "parity": parity,
-        "artifacts": {
-            name: {
-                "key": layout.backbone_key(version, name),
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "bytes": len(data),
-            }
-            for name, data in artifacts.items()
-        },
+        "artifacts": artifact_table(artifacts, lambda name: layout.backbone_key(version, name)),
     }
 
 

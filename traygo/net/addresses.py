@@ -7,7 +7,6 @@ itself, so a second DNS answer cannot swap in a private one.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 
 from traygo.net.errors import FetchError
@@ -19,13 +18,6 @@ _EXTRA_BLOCKED = (
     ipaddress.ip_network("192.0.0.0/24"),
     ipaddress.ip_network("198.18.0.0/15"),  # benchmarking
 )
-# Test-only: lets a suite or a smoke test fetch from its own 127.0.0.1 server. Loopback only,
-# never private or link-local addresses. Never set it in a deployment.
-ALLOW_LOOPBACK_ENV = "TRAYGO_TEST_ALLOW_LOOPBACK_FETCH"
-
-
-def loopback_allowed_for_tests() -> bool:
-    return os.environ.get(ALLOW_LOOPBACK_ENV) == "1"
 
 
 def refusal(address: IPAddress, allow_loopback: bool = False) -> str | None:

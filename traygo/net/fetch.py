@@ -38,7 +38,7 @@ class FetchLimits:
     max_redirects: int = 3
     retries: int = 0  # for 429/5xx and failed connections, within the deadline
     backoff_s: float = 0.0
-    allow_loopback: bool = False  # tests only: see traygo.net.addresses.ALLOW_LOOPBACK_ENV
+    allow_loopback: bool = False  # tests only: TRAYGO_TEST_ALLOW_LOOPBACK_FETCH
     accept_type: Callable[[str], bool] = is_image_type
     user_agent: str = "traygo/1"
 

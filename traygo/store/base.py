@@ -34,16 +34,14 @@ class Store(ABC):
         """The object's bytes; NotFoundError if absent."""
 
     @abstractmethod
-    def put_bytes(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str | None = None,
-        create_only: bool = False,
-    ) -> None:
-        """Write the object whole (readers never see part of it). With `create_only`, only if
-        no object has the key yet (AlreadyExists otherwise): S3's If-None-Match, which the
-        training role's write-once policy requires for published artifacts."""
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        """Write the object whole, replacing any; readers never see part of it."""
+
+    @abstractmethod
+    def create_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        """Write the object only if no object has the key yet (AlreadyExists otherwise): S3's
+        If-None-Match, which the training role's write-once policy requires for published
+        artifacts."""
 
     @abstractmethod
     def head(self, key: str) -> ObjectInfo | None:
@@ -72,7 +70,7 @@ class Store(ABC):
         job re-publishing what it wrote before). Returns whether it wrote. Other bytes under
         the key are an error: published things never change."""
         try:
-            self.put_bytes(key, data, content_type, create_only=True)
+            self.create_bytes(key, data, content_type)
             return True
         except AlreadyExists:
             if self.get_bytes(key) != data:

@@ -37,14 +37,11 @@ class LocalStore(Store):
         except PermissionError:
             raise StoreError(f"{self.uri}: permission denied reading {key}") from None
 
-    def put_bytes(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str | None = None,
-        create_only: bool = False,
-    ) -> None:
-        self._write_atomic(self._path(key), data, create_only)
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self._write_atomic(self._path(key), data)
+
+    def create_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self._write_atomic(self._path(key), data, create_only=True)
 
     def _write_atomic(self, path: Path, data: bytes, create_only: bool = False) -> None:
         # A temp file in the same directory, then rename: readers see the old or the new file.

@@ -74,13 +74,13 @@ class S3Store(Store):
         except Exception as exc:  # noqa: BLE001 - mapped to one clear error below
             self._raise(exc, "reading", key)
 
-    def put_bytes(
-        self,
-        key: str,
-        data: bytes,
-        content_type: str | None = None,
-        create_only: bool = False,
-    ) -> None:
+    def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self._put(key, data, content_type, create_only=False)
+
+    def create_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        self._put(key, data, content_type, create_only=True)
+
+    def _put(self, key: str, data: bytes, content_type: str | None, create_only: bool) -> None:
         extra: _PutExtra = {"ContentType": content_type} if content_type else {}
         if create_only:
             extra["IfNoneMatch"] = "*"

@@ -1,4 +1,4 @@
-"""`traygo predict`: ask an inference endpoint what is on a tray image."""
+"""The HTTP side of `traygo predict`: one request to an inference endpoint, its errors named."""
 
 from __future__ import annotations
 
@@ -8,44 +8,21 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import click
-
-from traygo import config
 from traygo.errors import ImageError, TraygoError
 from traygo.images.decode import open_header
 
 
-@click.command("predict")
-@click.argument("image_or_url")
-@config.option("endpoint")
-@config.option("api_key", "--api-key")
-@click.option("--labels", help="Comma-separated labels to ask about (default: every live one).")
-@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
-def app(
-    image_or_url: str, endpoint: str, api_key: str | None, labels: str | None, as_json: bool
-) -> None:
-    """Send IMAGE_OR_URL (a local image file or an http(s) URL) to the endpoint and print
-    which labels it sees."""
-    body, content_type, query = _request_body(image_or_url, labels)
+def ask(endpoint: str, target: str, labels: str | None, api_key: str | None) -> dict[str, Any]:
+    """POST `target` (an image file or an http(s) URL) to the endpoint's /predict."""
+    body, content_type, query = request_body(target, labels)
     url = endpoint.rstrip("/") + "/predict" + query
     headers = {"Content-Type": content_type, "Accept": "application/json"}
     if api_key:
         headers["x-api-key"] = api_key
-    answer = _post(url, body, headers)
-    if as_json:
-        click.echo(json.dumps(answer, indent=2))
-        return
-    for p in answer.get("predictions", []):
-        mark = "yes" if p["present"] else "no "
-        click.echo(
-            f"{p['label']:<12} {mark}  p={p['probability']:.3f}  "
-            f"(threshold {p['threshold']:.3f}, model {p['model_version']})"
-        )
-    for u in answer.get("unavailable", []):
-        click.echo(f"{u['label']:<12} unavailable: {u['message']}")
+    return _post(url, body, headers)
 
 
-def _request_body(target: str, labels: str | None) -> tuple[bytes, str, str]:
+def request_body(target: str, labels: str | None) -> tuple[bytes, str, str]:
     chosen = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
     if target.startswith(("http://", "https://")):
         doc: dict[str, object] = {"url": target}

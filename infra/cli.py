@@ -43,15 +43,21 @@ def app() -> None:
 @app.command()
 @click.option("--label", help="Scrape every query of this label (see traygo/labels.toml).")
 @click.option("--query", "queries", multiple=True, help="Scrape only this query (repeatable).")
+@config.option("labels_file", "--labels-file")
 @config.option("stack")
 @_follow_options
 def scrape(
-    label: str | None, queries: tuple[str, ...], stack: str, wait_: bool, interval: float
+    label: str | None,
+    queries: tuple[str, ...],
+    labels_file: str | None,
+    stack: str,
+    wait_: bool,
+    interval: float,
 ) -> None:
     """One scrape job per query of LABEL (or per --query)."""
     if not label and not queries:
         raise click.UsageError("give --label or --query")
-    chosen = list(queries) or list(get_label(label).queries)  # type: ignore[arg-type]
+    chosen = list(queries) or list(get_label(str(label), labels_file).queries)
     for query in chosen:
         _check_query(query)
     deployed = find_stack(stack)
@@ -69,11 +75,19 @@ def scrape(
     type=click.FloatRange(0.0, 1.0),
     help="Promotion gate for this run (default: the job definition's).",
 )
+@config.option("labels_file", "--labels-file")
 @config.option("stack")
 @_follow_options
-def train(label: str, min_accuracy: float | None, stack: str, wait_: bool, interval: float) -> None:
+def train(
+    label: str,
+    min_accuracy: float | None,
+    labels_file: str | None,
+    stack: str,
+    wait_: bool,
+    interval: float,
+) -> None:
     """One training job for LABEL; it publishes a version, and promotes nothing."""
-    get_label(label)
+    get_label(label, labels_file)
     params = {"label": label}
     if min_accuracy is not None:
         params["minAccuracy"] = f"{min_accuracy:g}"
@@ -84,11 +98,12 @@ def train(label: str, min_accuracy: float | None, stack: str, wait_: bool, inter
 
 @app.command()
 @click.option("--label", required=True, help="The label to scrape, train and promote.")
+@config.option("labels_file", "--labels-file")
 @config.option("stack")
 @_follow_options
-def pipeline(label: str, stack: str, wait_: bool, interval: float) -> None:
+def pipeline(label: str, labels_file: str | None, stack: str, wait_: bool, interval: float) -> None:
     """The state machine for LABEL: scrape its queries, train, promote if the gate passed."""
-    spec = get_label(label)
+    spec = get_label(label, labels_file)
     deployed = find_stack(stack)
     arn = start_pipeline(deployed, spec)
     click.echo(f"started pipeline for {label}: {arn}")
