@@ -40,7 +40,8 @@ class Deployed:
 
 def client(service: str) -> Any:
     try:
-        return boto3.client(service)
+        # a service named at run time; boto3's stubs type only literal service names
+        return boto3.client(service)  # type: ignore[call-overload]
     except NoRegionError:
         raise SubmitError(NO_REGION) from None
 

@@ -72,7 +72,8 @@ class Pipeline(Construct):
         scrape.item_processor(self._job(jobs, "Scrape", "scrape", {"query": "$.query"}))
         train = self._job(jobs, "Train", "train", {"label": "$.label"})
         promote = self._job(jobs, "Promote", "promote", {"label": "$.label"})
-        for name, step in zip(STEPS, (scrape, train, promote), strict=True):
+        steps: tuple[sfn.Map | tasks.BatchSubmitJob, ...] = (scrape, train, promote)
+        for name, step in zip(STEPS, steps, strict=True):
             # The error says which step failed (a States.* name cannot be re-raised); the
             # cause is the failed step's own (for Batch, the failed job's description).
             failed = sfn.Fail(

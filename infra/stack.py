@@ -7,7 +7,7 @@ acknowledges its own reviewed cdk-nag findings next to the resources they excuse
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_cdk import App, CfnOutput, Stack, Validations
 from constructs import Construct
@@ -20,12 +20,15 @@ from infra.pipeline import Pipeline
 from infra.settings import StackSettings
 from infra.storage import Storage
 
-P = TypeVar("P")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+P = TypeVar("P", bound="DataclassInstance")
 
 
 class TraygoStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: object
+        self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings

@@ -26,7 +26,9 @@ class Checkpoints:
         self.store = store
         self.prefix = layout.checkpoint_prefix(label, run_id)
 
-    def save(self, model: keras.Model, best_weights: list[Any] | None, state: dict) -> None:
+    def save(
+        self, model: keras.Model, best_weights: list[Any] | None, state: dict[str, Any]
+    ) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / _MODEL
             model.save(path)
@@ -41,7 +43,7 @@ class Checkpoints:
         # state last: it is the marker that the files beside it belong together
         self.store.put_json(self.prefix + _STATE, state)
 
-    def load(self) -> tuple[keras.Model, list[Any] | None, dict] | None:
+    def load(self) -> tuple[keras.Model, list[Any] | None, dict[str, Any]] | None:
         """(model, best weights, state) of the last finished epoch, or None to start fresh."""
         try:
             state = self.store.get_json(self.prefix + _STATE)
@@ -89,19 +91,19 @@ class StoreCheckpoint(keras.callbacks.Callback):
         """Training time across every run that led here, resumed ones included."""
         return self._seconds_before + time.perf_counter() - self._started
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         for name, value in (logs or {}).items():
             self.history.setdefault(name, []).append(float(value))
         self._epoch = epoch
         self.checkpoints.save(self.model, self.stopper.best_weights, self._state(finished=False))
 
-    def on_train_end(self, logs: dict | None = None) -> None:
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         # The stopper ran first and restored the best weights: a resume after a crash in
         # export or publish must not train past the point where early stopping ended it.
         if self._epoch is not None:
             self.checkpoints.save(self.model, None, self._state(finished=True))
 
-    def _state(self, finished: bool) -> dict:
+    def _state(self, finished: bool) -> dict[str, Any]:
         return {
             "epoch": self._epoch,
             "finished": finished,
@@ -119,14 +121,17 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """Keras' early stopping (best weights restored) that can pick up a saved state."""
 
     def __init__(
-        self, resume: dict | None = None, best_weights: list[Any] | None = None, **kwargs: Any
+        self,
+        resume: dict[str, Any] | None = None,
+        best_weights: list[Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._resume = resume
         self._resume_weights = best_weights
         self.best_epoch = resume["best_epoch"] if resume else 0
 
-    def on_train_begin(self, logs: dict | None = None) -> None:
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         super().on_train_begin(logs)
         if self._resume:
             self.best = self._resume["best"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 import click
+from click.decorators import FC
 
 from traygo import config
 from traygo.settings import TrainSettings, resolve
@@ -17,7 +19,7 @@ ARCHITECTURES = ("backbone", "scratch", "seed")  # training.job.ARCHITECTURES, w
 QUANTIZATIONS = ("none", "dynamic", "int8")
 
 
-def _choice(flag: str, dest: str, choices: tuple[str, ...], help: str) -> Any:
+def _choice(flag: str, dest: str, choices: tuple[str, ...], help: str) -> Callable[[FC], FC]:
     """A choice option whose default is the first choice."""
     return click.option(
         flag, dest, type=click.Choice(choices), default=choices[0], show_default=True, help=help
@@ -80,7 +82,7 @@ def app(**options: object) -> None:
         label=str(options["label"] or ""),
         store=conf.store,
         cache=Path(conf.cache_dir),
-        images=[Path(p) for p in options["images"] if p] or None,  # type: ignore[union-attr]
+        images=[Path(p) for p in cast(tuple[str, ...], options["images"]) if p] or None,
         architecture=str(options["architecture"]),
         epochs=conf.epochs,
         seed=conf.seed,

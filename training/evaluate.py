@@ -9,8 +9,9 @@ from sklearn import metrics as skm
 def probabilities(logits: np.ndarray) -> np.ndarray:
     """P(positive) from 2-class logits."""
     shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp[:, 1] / exp.sum(axis=1)
+    exp: np.ndarray = np.exp(shifted)
+    positive: np.ndarray = exp[:, 1] / exp.sum(axis=1)
+    return positive
 
 
 def choose_threshold(targets: np.ndarray, probs: np.ndarray) -> float:

@@ -20,7 +20,8 @@ def prepare(samples: list[Sample], cache: Path, size: tuple[int, int]) -> np.nda
     path = cache / "prepared" / f"{_key(samples, size)}.npy"
     if path.is_file():
         log.info("prepared images from cache %s", path)
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     images = np.empty((len(samples), *size, 3), dtype=np.uint8)
     for i, sample in enumerate(tqdm(samples, desc="preprocess", unit="img", leave=False)):
         images[i] = preprocess(sample.path.read_bytes(), size)

@@ -34,7 +34,8 @@ def convert(model: keras.Model, quantization: str, representative: np.ndarray) -
         raise ValueError(f"unknown quantization {quantization!r}; choose one of {QUANTIZATIONS}")
     # Keras 3's export step prints every captured variable to stdout: keep the CLI readable
     with contextlib.redirect_stdout(io.StringIO()):
-        return converter.convert()
+        model_bytes: bytes = converter.convert()
+    return model_bytes
 
 
 def interpreter_class() -> type:
@@ -42,7 +43,8 @@ def interpreter_class() -> type:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # the last tflite-runtime, where LiteRT has no wheel
         from tflite_runtime.interpreter import Interpreter
-    return Interpreter
+    found: type = Interpreter
+    return found
 
 
 def run(model_bytes: bytes, images: np.ndarray) -> np.ndarray:

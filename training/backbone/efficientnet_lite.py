@@ -223,4 +223,5 @@ def to_tflite(model: keras.Model, float16: bool = True) -> bytes:
         converter.target_spec.supported_types = [tf.float16]
     # Keras 3's export step prints every captured variable (hundreds of lines) to stdout
     with contextlib.redirect_stdout(io.StringIO()):
-        return converter.convert()
+        model_bytes: bytes = converter.convert()
+    return model_bytes
