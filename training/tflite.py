@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import keras
 import numpy as np
@@ -32,7 +33,12 @@ def convert(model: keras.Model, quantization: str, representative: np.ndarray) -
         converter.representative_dataset = samples
     elif quantization not in QUANTIZATIONS:
         raise ValueError(f"unknown quantization {quantization!r}; choose one of {QUANTIZATIONS}")
-    # Keras 3's export step prints every captured variable to stdout: keep the CLI readable
+    return quiet_convert(converter)
+
+
+def quiet_convert(converter: Any) -> bytes:
+    """`converter.convert()` without Keras 3's export step printing every captured variable
+    (hundreds of lines) to stdout: keeps the CLI readable."""
     with contextlib.redirect_stdout(io.StringIO()):
         model_bytes: bytes = converter.convert()
     return model_bytes

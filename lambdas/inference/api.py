@@ -29,20 +29,21 @@ logger = Logger(service="traygo-inference")
 _App = TypeVar("_App", bound=ApiGatewayResolver)
 
 
-_given: list[InferenceSettings] = []  # set by configure(): the local server's resolved flags
+_configured: InferenceSettings | None = None  # the local server's, from configure()
 
 
 @cache
 def settings() -> InferenceSettings:
     """Resolved once per execution environment (the cold start) from `TRAYGO_…` variables,
     unless the local server's entry point gave its own."""
-    return _given[-1] if _given else resolve(InferenceSettings)
+    return _configured or resolve(InferenceSettings)
 
 
 def configure(conf: InferenceSettings) -> None:
     """Serve with `conf` (resolved by `traygo serve` from its flags) instead of the environment."""
+    global _configured
     reset()
-    _given.append(conf)
+    _configured = conf
 
 
 @cache
@@ -53,7 +54,8 @@ def live_models() -> LiveModels:
 
 def reset() -> None:
     """Forget the settings, models and apps, as a fresh execution environment would."""
-    _given.clear()
+    global _configured
+    _configured = None
     for cached in (settings, live_models, rest_app, http_app):
         cached.cache_clear()
 

