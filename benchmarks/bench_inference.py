@@ -5,6 +5,10 @@ Each side runs in fresh processes pinned to one core: cold = process start to fi
 for 1 and for 6 live labels. Ours: the shared backbone once, then a head per label (the shipped
 demo heads, plus a sixth), as a single photo (mode=photo) and as a tray (mode=tray, the API's
 default). The seed's way: one Keras CNN per label, model.predict on each.
+
+Tray mode fits the picture into the backbone's 448 px square by letterboxing it (the default);
+the old way stretched it. Both run here on the same pictures, the 512x512 JPEG and a 640x480
+(4:3) one, with their p50s, the ratio and the request's own preprocess_ms p50.
 """
 
 from __future__ import annotations
@@ -23,13 +27,19 @@ from pathlib import Path
 WARM_REQUESTS = 200
 
 
-def make_jpeg(path: Path) -> None:
+def make_jpeg(path: Path, width: int = 512, height: int = 512) -> None:
     import numpy as np
     from PIL import Image
 
     rng = np.random.default_rng(0)
-    base = np.kron(rng.integers(0, 255, (16, 16, 3)), np.ones((32, 32, 1))).astype(np.uint8)
+    blocks = rng.integers(0, 255, (height // 32, width // 32, 3))
+    base = np.kron(blocks, np.ones((32, 32, 1))).astype(np.uint8)
     Image.fromarray(base).save(path, "JPEG", quality=90)
+
+
+PICTURES = {"512x512": (512, 512), "640x480 (4:3)": (640, 480)}
+SQUARE = "512x512"
+TRAY_FITS = {"tray-stretch": "stretch", "tray": "pad"}  # the old way, the new (default) way
 
 
 LABELS = ("pizza", "burger", "fries", "hot_dog", "sandwich", "pizza_slice")
@@ -63,10 +73,16 @@ def prepare_store(root: Path) -> None:
     assert sorted(registry.labels()) == sorted(LABELS), registry.labels()
 
 
-def child_handler(store: str, image: bytes, n: int, labels: int, mode: str) -> list[float]:
+def child_handler(
+    store: str, image: bytes, n: int, labels: int, mode: str, preprocess_ms: list[float]
+) -> list[float]:
     os.environ["TRAYGO_STORE"] = store
+    from lambdas.inference import predict
     from lambdas.inference.handler import handler
 
+    if mode in TRAY_FITS:
+        predict.TRAY_FIT = TRAY_FITS[mode]
+        mode = "tray"
     event = {
         "httpMethod": "POST",
         "path": "/predict",
@@ -83,12 +99,18 @@ def child_handler(store: str, image: bytes, n: int, labels: int, mode: str) -> l
     def one() -> None:
         response = handler(event, LocalContext("bench"))
         assert response["statusCode"] == 200, response
-        assert len(json.loads(response["body"])["predictions"]) == labels, response
+        answer = json.loads(response["body"])
+        assert len(answer["predictions"]) == labels, response
+        preprocess_ms.append(answer["timings_ms"]["preprocess_ms"])
 
-    return serve(one, n)
+    times = serve(one, n)
+    del preprocess_ms[: len(preprocess_ms) - n]  # the warm requests only
+    return times
 
 
-def child_keras(store: str, image: bytes, n: int, labels: int, mode: str) -> list[float]:
+def child_keras(
+    store: str, image: bytes, n: int, labels: int, mode: str, preprocess_ms: list[float]
+) -> list[float]:
     import keras
     import numpy as np
     from PIL import Image
@@ -168,7 +190,9 @@ def child_main(mode: str, store: str, image_path: str, labels: int) -> None:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the goal says
     image = Path(image_path).read_bytes()
     serving = child_keras if mode == "keras" else child_handler
-    times = serving(store, image, 50 if mode == "keras" else WARM_REQUESTS, labels, mode)
+    preprocess_ms: list[float] = []
+    n = 50 if mode == "keras" else WARM_REQUESTS
+    times = serving(store, image, n, labels, mode, preprocess_ms)
     times.sort()
     print(
         json.dumps(
@@ -176,6 +200,7 @@ def child_main(mode: str, store: str, image_path: str, labels: int) -> None:
                 "warm_p50_ms": statistics.median(times),
                 "warm_p95_ms": times[int(0.95 * len(times)) - 1],
                 "peak_rss_mib": peak_rss_mib(),
+                "preprocess_p50_ms": statistics.median(preprocess_ms) if preprocess_ms else None,
             }
         ),
         flush=True,
@@ -184,7 +209,7 @@ def child_main(mode: str, store: str, image_path: str, labels: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--child", choices=["photo", "tray", "keras"])
+    parser.add_argument("--child", choices=["photo", "tray", "tray-stretch", "keras"])
     parser.add_argument("--store")
     parser.add_argument("--image")
     parser.add_argument("--labels", type=int, default=1)
@@ -193,37 +218,59 @@ def main() -> None:
         child_main(args.child, args.store, args.image, args.labels)
         return
     work = Path(tempfile.mkdtemp(prefix="traygo-bench-inference-"))
-    image = work / "tray.jpg"
-    make_jpeg(image)
+    images = {}
+    for picture, (width, height) in PICTURES.items():
+        images[picture] = work / f"tray-{width}x{height}.jpg"
+        make_jpeg(images[picture], width, height)
     prepare_store(work / "store")
+    runs = [(mode, n, SQUARE) for n in (1, 6) for mode in ("keras", "photo")]
+    runs += [(mode, n, pic) for pic in PICTURES for n in (1, 6) for mode in TRAY_FITS]
     rows = {
-        (mode, n): run_child(mode, work / "store", image, n)
-        for n in (1, 6)
-        for mode in ("keras", "photo", "tray")
+        (mode, n, pic): run_child(mode, work / "store", images[pic], n) for mode, n, pic in runs
     }
     names = {
         "keras": "seed's way: a Keras CNN per label",
         "photo": "traygo, mode=photo: backbone at 224 + heads",
-        "tray": "traygo, mode=tray: backbone at 448, 10 regions x heads",
+        "tray-stretch": "traygo, mode=tray, stretched (old): backbone at 448, 10 regions x heads",
+        "tray": "traygo, mode=tray, letterboxed: backbone at 448, 10 regions x heads",
     }
-    print("| serving | labels | cold start s | warm p50 ms | warm p95 ms | peak RSS MiB |")
-    print("|---|---|---|---|---|---|")
-    for (mode, n), r in rows.items():
+    print(
+        "| serving | picture | labels | cold start s | warm p50 ms | warm p95 ms | "
+        "preprocess p50 ms | peak RSS MiB |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for (mode, n, pic), r in rows.items():
+        pre = "-" if r["preprocess_p50_ms"] is None else f"{r['preprocess_p50_ms']:.2f}"
         print(
-            f"| {names[mode]} | {n} | {r['cold_s']:.2f} | {r['warm_p50_ms']:.2f} | "
-            f"{r['warm_p95_ms']:.2f} | {r['peak_rss_mib']:.0f} |"
+            f"| {names[mode]} | {pic} | {n} | {r['cold_s']:.2f} | {r['warm_p50_ms']:.2f} | "
+            f"{r['warm_p95_ms']:.2f} | {pre} | {r['peak_rss_mib']:.0f} |"
         )
+    print()
+    print(
+        "| tray mode | labels | stretch p50 ms | letterbox p50 ms | letterbox / stretch | "
+        "preprocess p50 ms: stretch | letterbox |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for pic in PICTURES:
+        for n in (1, 6):
+            old, new = rows[("tray-stretch", n, pic)], rows[("tray", n, pic)]
+            print(
+                f"| {pic} | {n} | {old['warm_p50_ms']:.2f} | {new['warm_p50_ms']:.2f} | "
+                f"{new['warm_p50_ms'] / old['warm_p50_ms']:.3f} | "
+                f"{old['preprocess_p50_ms']:.2f} | {new['preprocess_p50_ms']:.2f} |"
+            )
+    print()
     for n in (1, 6):
-        k = rows[("keras", n)]
+        k = rows[("keras", n, SQUARE)]
         for mode in ("photo", "tray"):
-            h = rows[(mode, n)]
+            h = rows[(mode, n, SQUARE)]
             print(
                 f"{n} label(s), {mode} vs Keras: cold {k['cold_s'] / h['cold_s']:.1f}x faster, "
                 f"warm p50 {k['warm_p50_ms'] / h['warm_p50_ms']:.1f}x faster, "
                 f"{k['peak_rss_mib'] / h['peak_rss_mib']:.1f}x less memory"
             )
     for mode in ("photo", "tray"):
-        six, one = rows[(mode, 6)], rows[(mode, 1)]
+        six, one = rows[(mode, 6, SQUARE)], rows[(mode, 1, SQUARE)]
         print(f"{mode}, 6 labels vs 1: warm p50 {six['warm_p50_ms'] / one['warm_p50_ms']:.2f}x")
 
 

@@ -1,26 +1,34 @@
-"""`make bench-tray`: five labels on single photos and on trays, whole-picture vs tray scoring.
+"""`make bench-tray`: false alarms on food that is none of the labels, and accuracy on trays.
 
-A fifth of every ../shared/datasets/fastfood class is held out (by file name, so the same photos
-every run). The five demo labels are trained with `traygo train`'s job on the rest, plus
-../shared/datasets/pizza_not_pizza, into a fresh store. Then, through the serving code:
-- single held-out photos, scored as a photo (`mode=photo`) and as a tray (`mode=tray`);
-- synthetic trays: 2x2 held-out photos of four different fastfood classes (look-alike negatives
-  included), half of them three items and an empty cell, scored as a whole picture
-  (`mode=photo`) and with tray scoring (`mode=tray`).
-Balanced accuracy uses each mode's own published threshold; ROC AUC needs none. Latency: warm
-p50 through the Lambda handler on one core, for a 448 px tray JPEG with five labels and for a
-single photo.
+Today's recipe (no background pool, tray thresholds at the best balanced accuracy on 2 x 2
+grids) against the new one (the background pool, canteen trays, a false-alarm target), both
+trained with `traygo train`'s job and scored through the serving code (`predict`, LiteRT).
+
+Data, all from ../shared/datasets (never needed by tests):
+- fastfood: a fifth of each class held out by file name (the same photos every run); the five
+  labels train on the rest plus pizza_not_pizza.
+- other_food (four classes): held out a whole class at a time. The new recipe trains four times,
+  each time with three classes as the background pool, and is measured on the fourth: a dish no
+  head saw. Today's recipe never sees other_food, so each class is unseen for it.
+
+Per label, averaged over the four held-out classes where a fold applies:
+- false alarms on the unseen class: single photos (tray mode, the default, and photo mode) and
+  trays made only of it (2 to 5 items on a surface);
+- balanced accuracy / ROC AUC on the held-out fastfood photos (photo mode), on new canteen trays
+  of held-out photos (2 to 5 items, fast food and the unseen class, on surfaces), and on the old
+  2 x 2 trays of held-out fastfood photos;
+- 4:3 canteen trays scored letterboxed (served) and squashed to a square (before).
 """
 
 from __future__ import annotations
 
-import base64
 import io
-import os
+import json
 import shutil
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +36,24 @@ from PIL import Image
 from sklearn import metrics as skm
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
-FASTFOOD, PIZZA = SHARED / "fastfood", SHARED / "pizza_not_pizza"
+FASTFOOD, PIZZA, OTHER = (SHARED / n for n in ("fastfood", "pizza_not_pizza", "other_food"))
 LABELS = ("pizza", "burger", "fries", "hot_dog", "sandwich")
-TRAYS = 400
+GRID_TRAYS = 400
+CANTEEN_TRAYS = 400  # of held-out fastfood photos and the unseen class
+OTHER_TRAYS = 150  # made only of the unseen class
 CELL = 224
 
 
 def held_out(path: Path) -> bool:
     # names are sha256 prefixes: a stable fifth (digits 8-16: the first 8 already shaped the set)
     return int(path.stem[8:16], 16) % 5 == 0
+
+
+def link_tree(folders: list[Path], into: Path) -> None:
+    for folder in folders:
+        (into / folder.name).mkdir(parents=True)
+        for photo in sorted(folder.iterdir()):
+            (into / folder.name / photo.name).symlink_to(photo)
 
 
 def split_fastfood(work: Path) -> dict[str, list[Path]]:
@@ -52,22 +69,35 @@ def split_fastfood(work: Path) -> dict[str, list[Path]]:
     return test
 
 
-def train_labels(store: str, work: Path) -> None:
+@dataclass
+class Recipe:
+    name: str
+    pool: list[str]  # other_food classes trained on as the background pool
+    unseen: list[str]  # other_food classes measured as unseen food
+    layout: str = "canteen"
+    results: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+
+def train(recipe: Recipe, work: Path, seeded: Path | None) -> Path:
+    """A store with the five labels trained by `recipe`; `seeded` lends its backbone and
+    feature cache so that no fold imports or computes them again."""
     from training.job import TrainRequest, run
 
+    store = work / f"store-{recipe.name}"
+    if seeded is not None:
+        for part in ("backbones", "features"):
+            shutil.copytree(seeded / part, store / part)
+    roots = [work / "train", PIZZA]
+    if recipe.pool:
+        roots.append(work / f"pool-{recipe.name}")
+        link_tree([OTHER / c for c in recipe.pool], roots[-1])
     for label in LABELS:
         started = time.perf_counter()
-        run(
-            TrainRequest(
-                label,
-                store,
-                work / "cache",
-                images=[work / "train", PIZZA],
-                min_accuracy=0.0,
-                promote=True,
-            )
-        )
-        print(f"trained {label} in {time.perf_counter() - started:.1f} s", flush=True)
+        cache = work / "cache"
+        options = {"min_accuracy": 0.0, "promote": True, "tray_layout": recipe.layout}
+        run(TrainRequest(label, str(store), cache, images=roots, **options))  # type: ignore[arg-type]
+        print(f"{recipe.name}: trained {label} in {time.perf_counter() - started:.1f} s")
+    return store
 
 
 def jpeg(pixels: np.ndarray) -> bytes:
@@ -76,145 +106,198 @@ def jpeg(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def make_trays(
-    test: dict[str, list[Path]], rng: np.random.Generator
-) -> tuple[list[tuple[bytes, set]], list[list[int]]]:
-    """The trays (JPEG, classes on it), and for each the indices of its photos in the
-    held-out photo list (in `photo_list` order)."""
+Item = tuple[bytes, set[str]]  # a picture and the classes on it
+
+
+def grid_trays(test: dict[str, list[Path]], rng: np.random.Generator) -> list[Item]:
+    """The old bench's trays: 2 x 2 held-out photos of four different fastfood classes, half of
+    them three items and an empty cell."""
     from traygo.images.preprocess import preprocess
     from traygo.tray import compose
 
-    classes = sorted(test)
-    first = {c: sum(len(test[k]) for k in classes[:i]) for i, c in enumerate(classes)}
-    trays, members = [], []
-    for i in range(TRAYS):
-        chosen = [classes[j] for j in rng.choice(len(classes), 4, replace=False)]
-        if i % 2:
-            chosen = chosen[:3]
-        picks = [(c, int(rng.integers(len(test[c])))) for c in chosen]
+    classes, trays = sorted(test), []
+    for i in range(GRID_TRAYS):
+        chosen = [classes[j] for j in rng.choice(len(classes), 4 - i % 2, replace=False)]
         cells: list[np.ndarray | None] = [
-            preprocess(test[c][k].read_bytes(), (CELL, CELL)) for c, k in picks
+            preprocess(test[c][int(rng.integers(len(test[c])))].read_bytes(), (CELL, CELL))
+            for c in chosen
         ]
         cells += [None] * (4 - len(cells))
         order = rng.permutation(4)
         trays.append((jpeg(compose([cells[j] for j in order], 2 * CELL)), set(chosen)))
-        members.append([first[c] + k for c, k in picks])
-    return trays, members
+    return trays
 
 
-def photo_list(test: dict[str, list[Path]]) -> list[tuple[bytes, set]]:
-    return [(p.read_bytes(), {c}) for c in sorted(test) for p in test[c]]
+def canteen_trays(
+    pools: dict[str, list[Path]], count: int, shape: tuple[int, int], rng: np.random.Generator
+) -> list[Item]:
+    """2 to 5 items of the classes in `pools` (each item a different class where there are
+    enough) on the generator's surfaces, as the training job composes its calibration trays."""
+    from training.tray_layouts import ITEMS, SURFACES, compose
+    from traygo.images.preprocess import preprocess
+
+    classes, trays = sorted(pools), []
+    for _ in range(count):
+        n = int(rng.integers(ITEMS[0], ITEMS[1] + 1))
+        chosen = [classes[int(j)] for j in rng.choice(len(classes), n, len(classes) < n)]
+        photos = [
+            preprocess(pools[c][int(rng.integers(len(pools[c])))].read_bytes(), (256, 256))
+            for c in chosen
+        ]
+        surface = SURFACES[int(rng.integers(len(SURFACES)))]
+        trays.append((jpeg(compose(photos, shape, surface, rng)[0]), set(chosen)))
+    return trays
 
 
-def answers(items: list[tuple[bytes, set]], mode: str) -> tuple[dict, dict]:
-    """Per label, each item's probability and present flag, through the serving code."""
-    from lambdas.inference.api import live_models
+def answers(store: Path, items: list[Item], mode: str, fit: str = "pad") -> dict[str, np.ndarray]:
+    """Per label, [items, 2]: probability and present, through the serving code."""
+    from lambdas.inference.models import LiveModels
     from lambdas.inference.predict import predict
+    from traygo.store import open_store
 
-    probs: dict[str, list[float]] = {label: [] for label in LABELS}
-    present: dict[str, list[bool]] = {label: [] for label in LABELS}
+    models = LiveModels(open_store(store), 3600.0)
+    out: dict[str, list[tuple[float, bool]]] = {label: [] for label in LABELS}
     for image, _ in items:
-        answer = predict(live_models(), image, list(LABELS), 40_000_000, mode)
+        answer = predict(models, image, list(LABELS), 40_000_000, mode, tray_fit=fit)
         for p in answer["predictions"]:
-            probs[p["label"]].append(p["probability"])
-            present[p["label"]].append(p["present"])
-    return probs, present
+            out[p["label"]].append((p["probability"], p["present"]))
+    return {label: np.array(v, dtype=float) for label, v in out.items()}
 
 
-def score(items: list[tuple[bytes, set]], answered: tuple[dict, dict]) -> dict[str, tuple]:
-    """Per label: (balanced accuracy, ROC AUC) of one mode's answers, at its own threshold."""
-    probs, present = answered
-    return {label: _metrics(items, label, present[label], probs[label]) for label in LABELS}
-
-
-def _metrics(items: list, label: str, present: list[bool], probs: list[float]) -> tuple:
+def metrics(items: list[Item], label: str, scored: np.ndarray) -> tuple[float, float]:
     truth = np.array([label in on_it for _, on_it in items])
-    return skm.balanced_accuracy_score(truth, present), skm.roc_auc_score(truth, probs)
+    return (
+        float(skm.balanced_accuracy_score(truth, scored[:, 1] > 0)),
+        float(skm.roc_auc_score(truth, scored[:, 0])),
+    )
 
 
-def perfect_crops(
-    photo_probs: dict[str, list[float]], trays: list[tuple[bytes, set]], members: list[list[int]]
-) -> dict[str, tuple[float, float]]:
-    """The ceiling that the photo classifier sets on trays: each item scored alone, as a
-    photo cut exactly from the tray, the tray's score the max over its items. BA at the best
-    threshold on these very trays (an oracle), so no tray scoring can beat either number."""
-    out = {}
+def measure(recipe: Recipe, store: Path, sets: dict[str, dict[str, list[Item]]]) -> None:
+    """Adds every column of the table for `recipe`, one value per unseen class."""
+    r = recipe.results
+    photos = sets["photos"]["all"]
+    for mode, column in (("photo", "photos"), ("tray", "photos (tray mode)")):
+        got = answers(store, photos, mode)
+        for label in LABELS:
+            r.setdefault(label, {}).setdefault(column, []).append(
+                metrics(photos, label, got[label])
+            )
+    grid = answers(store, sets["grid"]["all"], "tray")
     for label in LABELS:
-        truth = np.array([label in on_it for _, on_it in trays])
-        best = np.array([max(photo_probs[label][i] for i in items) for items in members])
-        cuts = np.unique(best)
-        oracle = max(skm.balanced_accuracy_score(truth, best >= t) for t in cuts)
-        out[label] = (oracle, skm.roc_auc_score(truth, best))
-    return out
+        r[label].setdefault("2x2 trays", []).append(
+            metrics(sets["grid"]["all"], label, grid[label])
+        )
+    for unseen in recipe.unseen:
+        _measure_unseen(recipe, store, sets, unseen)
 
 
-def latency_ms(image: bytes, mode: str, runs: int = 100) -> float:
-    from lambdas.inference.handler import handler
-    from lambdas.inference.server import LocalContext
-
-    event = {
-        "httpMethod": "POST",
-        "path": "/predict",
-        "resource": "/predict",
-        "headers": {"Content-Type": "image/jpeg"},
-        "queryStringParameters": {"mode": mode, "labels": ",".join(LABELS)},
-        "requestContext": {"requestId": "bench", "stage": "bench"},
-        "body": base64.b64encode(image).decode(),
-        "isBase64Encoded": True,
+def _measure_unseen(
+    recipe: Recipe, store: Path, sets: dict[str, dict[str, list[Item]]], unseen: str
+) -> None:
+    r = recipe.results
+    columns = {
+        "FA photos (tray mode)": answers(store, sets["other_photos"][unseen], "tray"),
+        "FA photos (photo mode)": answers(store, sets["other_photos"][unseen], "photo"),
+        "FA other-food trays": answers(store, sets["other_trays"][unseen], "tray"),
     }
-    times = []
-    for _ in range(runs + 1):
-        started = time.perf_counter()
-        response = handler(event, LocalContext("bench"))
-        times.append((time.perf_counter() - started) * 1000)
-        assert response["statusCode"] == 200, response
-    return statistics.median(times[1:])
+    canteen = sets["canteen"][unseen]
+    served = answers(store, canteen, "tray")
+    squashed = answers(store, sets["canteen_43"][unseen], "tray", "stretch")
+    padded = answers(store, sets["canteen_43"][unseen], "tray", "pad")
+    for label in LABELS:
+        for column, got in columns.items():
+            r[label].setdefault(column, []).append((float(got[label][:, 1].mean()), float("nan")))
+        r[label].setdefault("canteen trays", []).append(metrics(canteen, label, served[label]))
+        for column, got in (("4:3 squashed", squashed), ("4:3 letterboxed", padded)):
+            r[label].setdefault(column, []).append(
+                metrics(sets["canteen_43"][unseen], label, got[label])
+            )
+
+
+def other_classes() -> list[str]:
+    return sorted(p.name for p in OTHER.iterdir() if p.is_dir())
+
+
+def build_sets(test: dict[str, list[Path]]) -> dict[str, dict[str, list[Item]]]:
+    rng = np.random.default_rng(0)
+    others = {c: sorted((OTHER / c).iterdir()) for c in other_classes()}
+    sets: dict[str, dict[str, list[Item]]] = {
+        "photos": {"all": [(p.read_bytes(), {c}) for c in sorted(test) for p in test[c]]},
+        "grid": {"all": grid_trays(test, rng)},
+    }
+    for name in ("other_photos", "other_trays", "canteen", "canteen_43"):
+        sets[name] = {}
+    for c, photos in others.items():
+        sets["other_photos"][c] = [(p.read_bytes(), {c}) for p in photos]
+        mix = {**test, c: photos}
+        sets["other_trays"][c] = canteen_trays({c: photos}, OTHER_TRAYS, (448, 448), rng)
+        sets["canteen"][c] = canteen_trays(mix, CANTEEN_TRAYS, (448, 448), rng)
+        sets["canteen_43"][c] = canteen_trays(mix, CANTEEN_TRAYS // 2, (480, 640), rng)
+    return sets
 
 
 def main() -> None:
-    if not (FASTFOOD.is_dir() and PIZZA.is_dir()):
-        raise SystemExit(f"bench-tray needs {FASTFOOD} and {PIZZA} (the shared benchmark data)")
+    for needed in (FASTFOOD, PIZZA, OTHER):
+        if not needed.is_dir():
+            raise SystemExit(f"bench-tray needs {needed} (the shared benchmark data)")
     work = Path(tempfile.mkdtemp(prefix="traygo-bench-tray-"))
+    classes = other_classes()
+    recipes = [Recipe("today", [], classes, layout="grid")]
+    recipes += [Recipe(f"pool-{c}", [k for k in classes if k != c], [c]) for c in classes]
     try:
         test = split_fastfood(work)
-        store = str(work / "store")
-        train_labels(store, work)
-        os.environ["TRAYGO_STORE"] = store
-        photos = photo_list(test)
-        trays, members = make_trays(test, np.random.default_rng(0))
-        answered = {key: answers(photos if key[0] == "photos" else trays, key[1]) for key in KEYS}
-        results = {
-            key: score(photos if key[0] == "photos" else trays, answered[key]) for key in KEYS
-        }
-        photo_probs = answered[("photos", "photo")][0]  # each item alone: the ceiling's input
-        results[("trays", "crops")] = perfect_crops(photo_probs, trays, members)
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core for the latency
-        tray_ms = latency_ms(trays[0][0], "tray")
-        photo_ms = latency_ms(photos[0][0], "photo")
+        sets = build_sets(test)
+        seeded = None
+        for recipe in recipes:
+            store = train(recipe, work, seeded)
+            seeded = seeded or store
+            measure(recipe, store, sets)
+            print(f"{recipe.name}: measured {json.dumps(recipe.results)}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print_table(results, len(photos), len(trays))
-    print(f"\nwarm p50 on one core, 5 labels: tray (448 px JPEG, mode=tray) {tray_ms:.1f} ms, ")
-    print(f"single photo (mode=photo) {photo_ms:.1f} ms; tray/photo {tray_ms / photo_ms:.2f}x")
+    print_table(recipes, sets)
 
 
-KEYS = (("photos", "photo"), ("photos", "tray"), ("trays", "photo"), ("trays", "tray"))
+COLUMNS = (
+    "FA photos (tray mode)",
+    "FA photos (photo mode)",
+    "FA other-food trays",
+    "photos",
+    "photos (tray mode)",
+    "canteen trays",
+    "2x2 trays",
+    "4:3 squashed",
+    "4:3 letterboxed",
+)
 
 
-def print_table(results: dict, photos: int, trays: int) -> None:
-    head = "| label | photos: whole BA / AUC | photos: tray BA / AUC "
-    head += "| trays: whole BA / AUC | trays: tray BA / AUC | trays: perfect crops (ceiling) |"
-    print(f"\n{photos} held-out single photos, {trays} synthetic trays\n")
-    print(head)
-    print("|---|---|---|---|---|---|")
+def print_table(recipes: list[Recipe], sets: dict[str, dict[str, list[Item]]]) -> None:
+    new = Recipe("new", [], [])
+    for recipe in recipes[1:]:  # the folds: every value of every fold, averaged below
+        for label, columns in recipe.results.items():
+            for column, values in columns.items():
+                new.results.setdefault(label, {}).setdefault(column, []).extend(values)
+    n = {k: len(next(iter(v.values()))) for k, v in sets.items()}
+    print(
+        f"\n{n['photos']} held-out fastfood photos; per unseen other_food class: "
+        f"{n['other_photos']} photos, {n['other_trays']} other-food trays, {n['canteen']} "
+        f"canteen trays, {n['canteen_43']} 4:3 trays; {n['grid']} 2x2 trays"
+    )
+    print("FA: share of unseen other food called the label (mean over the four held-out classes)")
+    print("others: balanced accuracy at the served threshold / ROC AUC\n")
+    print("| label | recipe | " + " | ".join(COLUMNS) + " |")
+    print("|---|---|" + "---|" * len(COLUMNS))
     for label in LABELS:
-        cells = [
-            "{:.3f} / {:.3f}".format(*results[key][label]) for key in (*KEYS, ("trays", "crops"))
-        ]
-        print(f"| {label} | " + " | ".join(cells) + " |")
-    print("\nperfect crops: each item scored alone as a photo, the max over a tray's items; its BA")
-    print("is at the best threshold on these trays (an oracle): the ceiling the photo classifier")
-    print("sets, whatever the tray scoring.")
+        for recipe in (recipes[0], new):
+            cells = [_cell(recipe.results[label][c]) for c in COLUMNS]
+            print(f"| {label} | {recipe.name} | " + " | ".join(cells) + " |")
+
+
+def _cell(values: list[tuple[float, float]]) -> str:
+    first = statistics.fmean(v[0] for v in values)
+    if all(np.isnan(v[1]) for v in values):
+        return f"{first:.3f}"
+    return f"{first:.3f} / {statistics.fmean(v[1] for v in values):.3f}"
 
 
 if __name__ == "__main__":

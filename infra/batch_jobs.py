@@ -1,8 +1,12 @@
-"""AWS Batch on Fargate: compute (Spot first where allowed), one queue, and the three jobs.
+"""AWS Batch on Fargate: compute (Spot first where allowed), one queue, and the four jobs.
 
 The jobs' commands follow the batch-job contract (DESIGN.md, contract 3): both images have
 ENTRYPOINT ["traygo"], and values the caller chooses come in as Batch parameters (Ref::name),
 so Step Functions and `traygo submit` start the same job definitions the same way.
+
+The background job scrapes the label config's background pool: the scrape job's image and role,
+its own command and a timeout sized for the pool. Its `when` parameter is `--if-missing` (the
+pipeline's first step: a quick no-op when the store has the pool) or `--always`.
 """
 
 from __future__ import annotations
@@ -77,6 +81,11 @@ class JobSpec:
     memory_mib: int
     timeout: Duration
     parameters: dict[str, str]
+    role: str = ""  # whose job role it runs with; "" for its own
+
+    @property
+    def role_name(self) -> str:
+        return self.role or self.name
 
 
 def job_specs(min_accuracy: float) -> dict[str, JobSpec]:
@@ -89,6 +98,16 @@ def job_specs(min_accuracy: float) -> dict[str, JobSpec]:
             memory_mib=4096,  # Chromium plus 16 concurrent downloads
             timeout=timeouts.job_timeout("scrape"),
             parameters={},
+        ),
+        "background": JobSpec(
+            "background",
+            "scraper/Dockerfile",
+            ("scrape", "--background", "Ref::when"),
+            vcpus=2,
+            memory_mib=4096,
+            timeout=timeouts.job_timeout("background"),
+            parameters={"when": "--if-missing"},
+            role="scrape",  # the same images/* grants: it is a scrape of other queries
         ),
         "train": JobSpec(
             "train",
@@ -142,7 +161,7 @@ class BatchJobs(Construct):
         self.definitions: dict[str, batch.EcsJobDefinition] = {}
         for name, spec in job_specs(props.min_accuracy).items():
             self.definitions[name] = self._definition(
-                spec, images[spec.dockerfile], roles[name], storage
+                spec, images[spec.dockerfile], roles[spec.role_name], storage
             )
 
     def _compute(self, props: JobsProps, network: Network) -> list[batch.OrderedComputeEnvironment]:

@@ -16,8 +16,11 @@ from infra.abort import abort as abort_execution
 from infra.deployed import Deployed, SubmitError, aws_errors, client, find_stack
 from infra.follow import State, describe, wait
 from traygo import config
-from traygo.labels import Label, get_label
+from traygo.background import pool_status
+from traygo.errors import TraygoError
+from traygo.labels import Label, get_label, load_background
 from traygo.slug import slugify
+from traygo.store import open_store
 
 _console = Console(stderr=True)
 
@@ -43,20 +46,43 @@ def app() -> None:
 @app.command()
 @click.option("--label", help="Scrape every query of this label (see traygo/labels.toml).")
 @click.option("--query", "queries", multiple=True, help="Scrape only this query (repeatable).")
+@click.option(
+    "--background",
+    is_flag=True,
+    help="One background job: the pool of the labels file in the job's image.",
+)
+@click.option(
+    "--if-missing/--always",
+    "if_missing",
+    default=None,
+    help="With --background: only if the bucket lacks the pool (--if-missing, as the pipeline "
+    "does), or every pool query (--always, the default).",
+)
 @config.option("labels_file", "--labels-file")
 @config.option("stack")
 @_follow_options
 def scrape(
     label: str | None,
     queries: tuple[str, ...],
+    background: bool,
+    if_missing: bool | None,
     labels_file: str | None,
     stack: str,
     wait_: bool,
     interval: float,
 ) -> None:
-    """One scrape job per query of LABEL (or per --query)."""
-    if not label and not queries:
-        raise click.UsageError("give --label or --query")
+    """One scrape job per query of LABEL (or per --query), or one for the background pool."""
+    if [bool(label), bool(queries), background].count(True) != 1:
+        raise click.UsageError("give --label, --query (one or more) or --background: one of them")
+    if if_missing is not None and not background:
+        raise click.UsageError("--if-missing and --always go with --background")
+    if background:
+        when = "--if-missing" if if_missing else "--always"
+        deployed = find_stack(stack)
+        what = f"background pool, {when.removeprefix('--')}"
+        job_id = _submit_job(deployed, "background", "scrape-background", {"when": when}, what)
+        _finish([job_id], wait_, interval)
+        return
     chosen = list(queries) or list(get_label(str(label), labels_file).queries)
     for query in chosen:
         _check_query(query)
@@ -102,12 +128,35 @@ def train(
 @config.option("stack")
 @_follow_options
 def pipeline(label: str, labels_file: str | None, stack: str, wait_: bool, interval: float) -> None:
-    """The state machine for LABEL: scrape its queries, train, promote if the gate passed."""
+    """The state machine for LABEL: the background pool if the bucket lacks it, scrape the
+    label's queries, train, promote if the gate passed."""
     spec = get_label(label, labels_file)
     deployed = find_stack(stack)
     arn = start_pipeline(deployed, spec)
     click.echo(f"started pipeline for {label}: {arn}")
+    click.echo(background_line(deployed, labels_file))
     _finish([arn], wait_, interval)
+
+
+def background_line(deployed: Deployed, labels_file: str | None) -> str:
+    """What the pipeline's first step will do about the pool, as far as this machine can tell
+    (the step itself decides, from the bucket, with the same rule)."""
+    try:
+        pool = load_background(labels_file)
+        if not pool.queries:
+            return "background pool: none configured; the pipeline's first step does nothing"
+        store = open_store(f"s3://{deployed.bucket}")
+        status = pool_status(store, pool)
+    except TraygoError as exc:
+        return f"background pool: could not check ({exc}); the pipeline scrapes it if missing"
+    if status.present:
+        return (
+            f"background pool: present in {store.uri}, {status.describe()}; the pipeline leaves it"
+        )
+    return (
+        f"background pool: missing in {store.uri}, {status.describe()}; the pipeline scrapes "
+        f"the {len(status.empty)} queries without images first (this run takes longer)"
+    )
 
 
 @app.command()

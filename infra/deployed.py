@@ -66,7 +66,8 @@ def find_stack(name: str) -> Deployed:
         status = stacks[0].get("StackStatus", "?")
         raise SubmitError(
             f"stack {name!r} ({status}) has no output {', '.join(missing)}: "
-            "is it a traygo stack, and did its deploy finish?"
+            "is it a traygo stack, and did its deploy finish? (A stack deployed by an older "
+            "traygo lacks the newer outputs: deploy it again.)"
         )
     return Deployed(
         stack=name,

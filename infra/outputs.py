@@ -9,6 +9,7 @@ JOB_QUEUE = "JobQueueArn"
 STATE_MACHINE = "StateMachineArn"
 JOB_DEFINITIONS = {
     "scrape": "ScrapeJobDefinitionArn",
+    "background": "BackgroundJobDefinitionArn",
     "train": "TrainJobDefinitionArn",
     "promote": "PromoteJobDefinitionArn",
 }

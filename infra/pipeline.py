@@ -1,9 +1,13 @@
-"""The Step Functions state machine for one label: scrape its queries (Map), train, promote.
+"""The Step Functions state machine for one label: the background pool if the store lacks it,
+then scrape the label's queries (Map), train, promote.
 
 Execution input: {"label": "pizza", "queries": ["pizza", "pizza slice", ...]} (built by
-`traygo submit pipeline` from the label config). Every step is a Batch `.sync` task; a failure
-goes to that step's Fail state (error ScrapeFailed, TrainFailed or PromoteFailed, cause the
-failed job's description), so nothing after it (above all, the promotion) runs.
+`traygo submit pipeline` from the label config). The first step needs none of it: it runs the
+background job with `--if-missing`, which scrapes the pool only when the store lacks it (and
+else ends at once), so every execution, however started, trains with the pool. Every step is a
+Batch `.sync` task; a failure goes to that step's Fail state (error BackgroundFailed,
+ScrapeFailed, TrainFailed or PromoteFailed, cause the failed job's description), so nothing
+after it (above all, the promotion) runs.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from infra.batch_jobs import BatchJobs
 from infra.log_groups import log_group, vended_logs_name
 from infra.nag import LOG_DELIVERY, NO_RESOURCE_LEVEL, STACK_ARN, XRAY, Grant, acknowledge_grant
 
-STEPS = ("Scrape", "Train", "Promote")
+STEPS = ("Background", "Scrape", "Train", "Promote")
 
 
 def failed_state(step: str) -> str:
@@ -61,6 +65,9 @@ class Pipeline(Construct):
         _acknowledge_role_wildcards(self.state_machine.role)
 
     def _steps(self, jobs: BatchJobs, map_concurrency: int) -> sfn.IChainable:
+        # A literal, not from the input: an execution started by hand or by a schedule, without
+        # `traygo submit`, still gets the pool.
+        background = self._job(jobs, "ScrapeBackground", "background", {"when": "--if-missing"})
         scrape = sfn.Map(
             self,
             "ScrapeQueries",
@@ -69,10 +76,10 @@ class Pipeline(Construct):
             max_concurrency=map_concurrency,
             result_path=sfn.JsonPath.DISCARD,
         )
-        scrape.item_processor(self._job(jobs, "Scrape", "scrape", {"query": "$.query"}))
-        train = self._job(jobs, "Train", "train", {"label": "$.label"})
-        promote = self._job(jobs, "Promote", "promote", {"label": "$.label"})
-        steps: tuple[sfn.Map | tasks.BatchSubmitJob, ...] = (scrape, train, promote)
+        scrape.item_processor(self._job(jobs, "Scrape", "scrape", {"query": _path("$.query")}))
+        train = self._job(jobs, "Train", "train", {"label": _path("$.label")})
+        promote = self._job(jobs, "Promote", "promote", {"label": _path("$.label")})
+        steps: tuple[sfn.Map | tasks.BatchSubmitJob, ...] = (background, scrape, train, promote)
         for name, step in zip(STEPS, steps, strict=True):
             # The error says which step failed (a States.* name cannot be re-raised); the
             # cause is the failed step's own (for Batch, the failed job's description).
@@ -80,23 +87,28 @@ class Pipeline(Construct):
                 self, failed_state(name), error=failed_state(name), cause_path="$.failure.Cause"
             )
             step.add_catch(failed, result_path="$.failure")
-        return scrape.next(train).next(promote).next(sfn.Succeed(self, "Done"))
+        chain = background.next(scrape).next(train).next(promote)
+        return chain.next(sfn.Succeed(self, "Done"))
 
     def _job(
         self, jobs: BatchJobs, state_id: str, name: str, params: dict[str, str]
     ) -> tasks.BatchSubmitJob:
+        """A `.sync` Batch task; `params` are the job's Batch parameters (literals, or paths
+        into the state's input made with _path)."""
         return tasks.BatchSubmitJob(
             self,
             state_id,
             job_name=f"traygo-{name}",
             job_queue_arn=jobs.queue.job_queue_arn,
             job_definition_arn=jobs.definitions[name].job_definition_arn,
-            payload=sfn.TaskInput.from_object(
-                {k: sfn.JsonPath.string_at(v) for k, v in params.items()}
-            ),
+            payload=sfn.TaskInput.from_object(dict(params)),
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
             result_path=sfn.JsonPath.DISCARD,
         )
+
+
+def _path(path: str) -> str:
+    return sfn.JsonPath.string_at(path)
 
 
 def _stop_what_it_started(stack: Stack) -> list[iam.PolicyStatement]:

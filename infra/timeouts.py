@@ -2,9 +2,10 @@
 
 A Batch job attempt is bounded by its job timeout, but not the wait for Fargate capacity before
 it starts, so each attempt also gets START_ALLOWANCE. A pipeline step may take every attempt of
-its job; the scrape Map runs its queries in rounds of mapConcurrency. The pipeline's timeout is
-the sum of its steps' worst cases, so it never kills an execution whose jobs would still have
-succeeded; when it does fire, Step Functions terminates the running Batch job.
+its job; the background step scrapes the whole pool in one job (POOL_QUERY_TIME per pool query);
+the scrape Map runs its queries in rounds of mapConcurrency. The pipeline's timeout is the sum
+of its steps' worst cases, so it never kills an execution whose jobs would still have succeeded;
+when it does fire, Step Functions terminates the running Batch job.
 
 The tasks pass no timeout of their own: for a Batch task CDK's taskTimeout becomes the job's
 attemptDurationSeconds, which would override the job definition's.
@@ -16,7 +17,7 @@ import math
 
 from aws_cdk import Duration
 
-from traygo.labels import load_labels
+from traygo.labels import load_background, load_labels
 
 RETRY_ATTEMPTS = 3
 START_ALLOWANCE = Duration.minutes(20)  # queue wait, image pull and ENI setup, per attempt
@@ -25,16 +26,22 @@ JOB_TIMEOUTS = {
     "train": Duration.hours(6),
     "promote": Duration.minutes(15),
 }
+# One pool query in the background job, which scrapes them one after another: a query takes a
+# few minutes (three engines, up to 200 sources each); the scrape job's 2 h per query, times the
+# pool's 29, would let a stuck job bill for days.
+POOL_QUERY_TIME = Duration.minutes(20)
 
 
 def job_timeout(job: str) -> Duration:
     """One attempt's run time (the job definition's attemptDurationSeconds)."""
+    if job == "background":
+        return Duration.seconds(max(1, pool_queries()) * POOL_QUERY_TIME.to_seconds())
     return JOB_TIMEOUTS[job]
 
 
 def step_worst_case(job: str) -> Duration:
     """A pipeline task's limit: every attempt of its job, each with its start allowance."""
-    per_attempt = JOB_TIMEOUTS[job].to_seconds() + START_ALLOWANCE.to_seconds()
+    per_attempt = job_timeout(job).to_seconds() + START_ALLOWANCE.to_seconds()
     return Duration.seconds(RETRY_ATTEMPTS * per_attempt)
 
 
@@ -43,8 +50,14 @@ def max_queries() -> int:
     return max(len(label.queries) for label in load_labels().values())
 
 
+def pool_queries() -> int:
+    """The background pool's queries (the job's image scrapes the same shipped config)."""
+    return len(load_background().queries)
+
+
 def pipeline_timeout(map_concurrency: int, queries: int | None = None) -> Duration:
     rounds = math.ceil((queries or max_queries()) / map_concurrency)
-    seconds = rounds * step_worst_case("scrape").to_seconds()
+    seconds = step_worst_case("background").to_seconds()
+    seconds += rounds * step_worst_case("scrape").to_seconds()
     seconds += step_worst_case("train").to_seconds() + step_worst_case("promote").to_seconds()
     return Duration.seconds(seconds)

@@ -1,4 +1,5 @@
-"""`traygo scrape`: image-search results for a query (or a label's queries) into the store."""
+"""`traygo scrape`: image-search results for a query (a label's queries, or the background
+pool's) into the store."""
 
 from __future__ import annotations
 
@@ -13,6 +14,19 @@ from traygo.settings import ScrapeSettings, resolve
 @click.command("scrape")
 @click.option("--query", "queries", multiple=True, help="Search query (repeatable).")
 @click.option("--label", help="Scrape every positive and negative query of this label.")
+@click.option(
+    "--background",
+    is_flag=True,
+    help="Scrape the background pool: the [background] queries of the labels file.",
+)
+@click.option(
+    "--if-missing/--always",
+    "if_missing",
+    default=None,
+    help="With --background: scrape only when the store lacks the pool (fewer than half of its "
+    "queries have images; then only the queries without images), else print so and exit 0. "
+    "--always (the default) scrapes every pool query.",
+)
 @config.option("engines")
 @config.option("max_images", "--max")
 @config.option("workers")
@@ -36,6 +50,8 @@ from traygo.settings import ScrapeSettings, resolve
 def app(
     queries: tuple[str, ...],
     label: str | None,
+    background: bool,
+    if_missing: bool | None,
     engines: str,
     max_images: int,
     workers: int,
@@ -50,8 +66,11 @@ def app(
     from scraper import run as job
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    if not check_layout and bool(queries) == bool(label):
-        raise click.UsageError("give --query (one or more) or --label, not both")
+    given = [bool(queries), bool(label), background].count(True)
+    if not check_layout and given != 1:
+        raise click.UsageError("give --query (one or more), --label or --background: one of them")
+    if if_missing is not None and not background:
+        raise click.UsageError("--if-missing and --always go with --background")
     flags = {"engines": engines, "max_images": max_images, "workers": workers, "store": store}
     flags |= {"labels_file": labels_file, "chromium": chromium, "chromedriver": chromedriver}
     # click has applied the variables to the flags; the environment gives the rest (the
@@ -60,6 +79,8 @@ def app(
     request = job.ScrapeRequest(
         queries=list(queries),
         label=label,
+        background=background,
+        if_missing=bool(if_missing),
         engines=conf.engines,
         max_sources=conf.max_images,
         workers=conf.workers,
@@ -76,7 +97,12 @@ def app(
         if any(c.page.problem for c in checks):
             raise click.ClickException("an engine's page has a problem (see the table)")
         return
-    reports = job.run(request)
+    planned = job.plan(request)
+    if planned.note:
+        click.echo(planned.note)
+    if not planned.queries:
+        return  # --if-missing and the pool is there: nothing to do
+    reports = job.run(request, planned)
     click.echo(job.summary_table(reports))
     click.echo(job.problem_counts(reports))
     why = job.failure(reports)

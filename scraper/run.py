@@ -11,7 +11,9 @@ from scraper.download import Downloader
 from scraper.engines import choose, parse_engine_urls
 from scraper.job import EngineReport, ScrapeSettings, scrape_query
 from scraper.results import Pacing, PageResult, collect
-from traygo.labels import get_label
+from traygo.background import pool_status
+from traygo.errors import ConfigError
+from traygo.labels import get_label, load_background
 from traygo.store import open_store
 
 
@@ -21,6 +23,8 @@ class ScrapeRequest:
     store: str
     engines: str = "google,bing,yahoo"
     label: str | None = None
+    background: bool = False  # the label config's [background] pool
+    if_missing: bool = False  # with background: only when the store lacks the pool
     max_sources: int = 200
     workers: int = 16
     labels_file: str | None = None
@@ -54,21 +58,66 @@ class LayoutCheck:
         return next((s.full for s in self.page.layout.sources if s.full), None)
 
 
-def run(req: ScrapeRequest) -> list[EngineReport]:
+@dataclass(frozen=True)
+class Plan:
+    queries: list[str]  # what the run scrapes, each once
+    note: str | None = None  # what --background decided, for the operator
+
+
+def plan(req: ScrapeRequest) -> Plan:
+    """The queries a request scrapes: its --query, its label's, the background pool's (all of
+    them, or with `if_missing` none when the store has the pool, else the ones without images)."""
+    queries = list(req.queries)
+    if req.label:
+        queries += list(get_label(req.label, req.labels_file).queries)
+    note = None
+    if req.background:
+        pool, note = _pool_queries(req)
+        queries += pool
+    return Plan(list(dict.fromkeys(queries)), note)
+
+
+def _pool_queries(req: ScrapeRequest) -> tuple[list[str], str]:
+    pool = load_background(req.labels_file)
+    if not pool.queries:
+        if req.if_missing:
+            return (
+                [],
+                "background pool: the label config has no [background] queries; nothing to do",
+            )
+        raise ConfigError(
+            "the label config has no [background] table with queries: nothing to scrape",
+            hint="add `[background] queries = [...]` to the labels file (see traygo/labels.toml)",
+        )
+    if not req.if_missing:
+        return list(pool.queries), f"background pool: scraping its {len(pool.queries)} queries"
+    store = open_store(req.store)
+    status, where = pool_status(store, pool), store.uri
+    if status.present:
+        return [], f"background pool present in {where}: {status.describe()}; nothing to scrape"
+    empty = list(status.empty)
+    return empty, (
+        f"background pool missing in {where}: {status.describe()}, {status.needed} needed; "
+        f"scraping the {len(empty)} without images"
+    )
+
+
+def run(req: ScrapeRequest, planned: Plan | None = None) -> list[EngineReport]:
+    """Scrape what `plan(req)` chose (`planned`, or planned here); no browser when it is none."""
     engines = choose(req.engines)
     settings = ScrapeSettings(
         req.max_sources, req.workers, parse_engine_urls(req.engine_urls), req.pacing
     )
-    queries = list(req.queries)
-    if req.label:
-        queries += list(get_label(req.label, req.labels_file).queries)
+    queries = (planned or plan(req)).queries
+    if not queries:
+        return []
     store = open_store(req.store)
     downloader = req.downloader or Downloader(
         pool_size=req.workers, allow_loopback=req.allow_loopback_fetch
     )
     reports: list[EngineReport] = []
     with open_chromium(req.chromium, req.chromedriver) as driver:
-        for query in dict.fromkeys(queries):
+        for query in queries:
             reports += scrape_query(driver, store, query, engines, settings, downloader)
     return reports
 

@@ -59,6 +59,13 @@ def _choice(flag: str, dest: str, choices: tuple[str, ...], help: str) -> Callab
     "TFLite quantization for seed and scratch (float32 input and output kept).",
 )
 @config.option("min_accuracy")
+@config.option("tray_false_alarm")
+@click.option(
+    "--no-background",
+    is_flag=True,
+    help="Train without the background pool (the store's scraped pool, or an --images root "
+    "that holds no label's folder, such as other_food/). Only to measure what it brings.",
+)
 @click.option("--promote", is_flag=True, help="Make the new version live if it passes the gate.")
 @click.option("--resume", is_flag=True, help="Continue this run's checkpoints in the store.")
 @click.option(
@@ -93,6 +100,8 @@ def app(**options: object) -> None:
         run_id=options["run_id"],  # type: ignore[arg-type]
         batch_job_id=options["batch_job_id"],  # type: ignore[arg-type]
         labels_file=conf.labels_file,
+        background=not options["no_background"],
+        tray_false_alarm=conf.tray_false_alarm,
     )
     if not options["all_labels"]:
         _report(run(request), prefix="")
@@ -133,6 +142,7 @@ def _report(result: TrainResult, prefix: str) -> None:
     tray = result.metadata.get("tray") or {}
     tray_text = (
         f"; trays: balanced {tray['metrics']['balanced_accuracy']:.3f}, "
+        f"false alarms {tray['metrics'].get('false_alarm_rate', 0):.3f}, "
         f"threshold {tray['threshold']:.3f}"
         if tray.get("metrics")
         else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class Sample:
     target: int  # index into the label's classes: 0 negative, 1 positive
     sha256: str
     group: int  # similar pictures share a group, so the split keeps them together
+    background: bool = False  # from the background pool: none of the labels, a negative for all
 
 
 @dataclass
@@ -51,6 +53,11 @@ class Dataset:
         return {name: counter[i] for i, name in enumerate(self.classes)}
 
     @property
+    def background(self) -> int:
+        """How many negatives come from the background pool."""
+        return sum(s.background for s in self.samples)
+
+    @property
     def fingerprint(self) -> str:
         """Same images with the same targets give the same fingerprint, whatever their paths."""
         digest = hashlib.sha256()
@@ -62,6 +69,7 @@ class Dataset:
         return {
             "fingerprint": self.fingerprint,
             "counts": self.counts,
+            "background": self.background,
             "skipped": dict(sorted(self.skipped.items())),
             "duplicates_removed": {
                 "exact": self.exact_duplicates,
@@ -71,25 +79,36 @@ class Dataset:
         }
 
 
-def label_folders(roots: list[Path], label: str) -> dict[int, list[Path]]:
+BACKGROUND = 2  # label_folders' key for the background pool's folders (negatives, target 0)
+
+
+def label_folders(
+    roots: list[Path], label: str, known: Collection[str] = ()
+) -> dict[int, list[Path]]:
     """The class folders for `label` under each root: positives are the folders named `label`;
     negatives are every other folder, except that `not_X` is a negative for label X only.
 
-    So one folder of folders (pizza/, burger/, fries/, not_pizza/ ...) trains every label.
+    So one folder of folders (pizza/, burger/, fries/, not_pizza/ ...) trains every label. A
+    root none of whose folders is a `known` label (or `not_<label>`) is a background pool, such
+    as other_food/: its folders are listed under BACKGROUND, a negative for every label.
     """
-    found: dict[int, list[Path]] = {0: [], 1: []}
+    found: dict[int, list[Path]] = {0: [], 1: [], BACKGROUND: []}
     present: list[str] = []
     for root in roots:
         if not root.is_dir():
             raise ConfigError(f"--images {root}: no such folder")
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        folders = sorted(p for p in root.iterdir() if p.is_dir())
+        pool = _is_pool(folders, known)
+        for folder in folders:
             present.append(folder.name)
-            if folder.name == label:
+            if pool and folder.name != label:
+                found[BACKGROUND].append(folder)
+            elif folder.name == label:
                 found[1].append(folder)
             elif not folder.name.startswith("not_") or folder.name == f"not_{label}":
                 found[0].append(folder)
     where = " ".join(str(r) for r in roots)
-    if not found[1] or not found[0]:
+    if not found[1] or not (found[0] or found[BACKGROUND]):
         missing = f"{label}/ (the positives)" if not found[1] else "any other folder (negatives)"
         raise ConfigError(
             f"--images {where}: expected one folder per class, {label}/ for the positives and "
@@ -99,16 +118,26 @@ def label_folders(roots: list[Path], label: str) -> dict[int, list[Path]]:
     return found
 
 
+def _is_pool(folders: list[Path], known: Collection[str]) -> bool:
+    names = {f.name.removeprefix("not_") for f in folders}
+    return bool(known) and not names & set(known)
+
+
 def image_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
 def collect(files_by_target: dict[int, list[Path]], classes: tuple[str, str]) -> Dataset:
-    """Validate every file, collapse exact and near duplicates, group similar pictures."""
+    """Validate every file, collapse exact and near duplicates, group similar pictures.
+
+    Keys are targets, and BACKGROUND for the pool: negatives, admitted last, so that a pool
+    picture that is also a label's picture is a duplicate of it and never trained on twice, and
+    a copy of a positive is counted as conflicting."""
     collector = _Collector(Dataset(classes))
-    for target, files in sorted(files_by_target.items()):
+    for key, files in sorted(files_by_target.items()):
+        pool = key == BACKGROUND
         for path in files:
-            collector.admit(path, target)
+            collector.admit(path, 0 if pool else key, background=pool)
     _log_summary(collector.dataset)
     return collector.dataset
 
@@ -121,7 +150,7 @@ class _Collector:
         self.hashes: dict[str, str] = {}  # sha256 -> phash, of kept samples
         self.groups: dict[str, int] = {}  # sha256 -> group, of kept samples
 
-    def admit(self, path: Path, target: int) -> None:
+    def admit(self, path: Path, target: int, background: bool = False) -> None:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             self._skip(path, "not_an_image")
             return
@@ -146,7 +175,7 @@ class _Collector:
         self.index.add(hex_hash, sha)
         self.hashes[sha] = hex_hash
         self.groups[sha] = group
-        self.dataset.samples.append(Sample(path, target, sha, group))
+        self.dataset.samples.append(Sample(path, target, sha, group, background))
 
     def _decoded(self, path: Path, data: bytes) -> Image.Image | None:
         try:
@@ -184,9 +213,18 @@ def check_usable(dataset: Dataset, where: str) -> None:
             )
 
 
-def from_folders(roots: Path | list[Path], classes: tuple[str, str]) -> Dataset:
-    """The dataset for the label `classes[1]` from folders of class folders (label_folders)."""
-    folders = label_folders(roots if isinstance(roots, list) else [roots], classes[1])
+def from_folders(
+    roots: Path | list[Path],
+    classes: tuple[str, str],
+    known: Collection[str] = (),
+    background: bool = True,
+) -> Dataset:
+    """The dataset for the label `classes[1]` from folders of class folders (label_folders);
+    `known` (the configured labels) tells a background root from a root of classes, and
+    `background=False` leaves such roots out."""
+    folders = label_folders(roots if isinstance(roots, list) else [roots], classes[1], known)
+    if not background:
+        folders.pop(BACKGROUND)
     return collect(
         {t: [f for d in dirs for f in image_files(d)] for t, dirs in folders.items()}, classes
     )
@@ -194,8 +232,10 @@ def from_folders(roots: Path | list[Path], classes: tuple[str, str]) -> Dataset:
 
 def _log_summary(dataset: Dataset) -> None:
     log.info(
-        "dataset: %s usable, skipped %s, duplicates removed: %d exact, %d near; %d grouped",
+        "dataset: %s usable (%d from the background pool), skipped %s, duplicates removed: "
+        "%d exact, %d near; %d grouped",
         dataset.counts,
+        dataset.background,
         dict(dataset.skipped) or "none",
         dataset.exact_duplicates,
         dataset.near_duplicates,

@@ -3,8 +3,9 @@
 The demo is what `traygo run` serves out of the box: five food labels, each a small head on the
 shared EfficientNet-Lite0 backbone (which `traygo run` imports from its package, so it is not
 committed). Each head is trained by the same job as any other version (same split, gates and
-metadata) on both shared sources, in a throw-away store; then the files the Lambda needs are
-copied into traygo/data/demo_models/<label>/.
+metadata) on the shared sources, in a throw-away store, with other_food/ as the background pool
+(a root that holds no label's folder); then the files the Lambda needs are copied into
+traygo/data/demo_models/<label>/.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from traygo import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
-SOURCES = (SHARED / "fastfood", SHARED / "pizza_not_pizza")
+SOURCES = (SHARED / "fastfood", SHARED / "pizza_not_pizza", SHARED / "other_food")
 OUT = ROOT / "traygo" / "data" / "demo_models"
 LABELS = ("pizza", "burger", "fries", "hot_dog", "sandwich")
 # what `traygo run` publishes; model.keras and the report pictures stay out to keep it small
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"demo model {label}/{result.version} written to {args.out / label}: "
                 f"balanced accuracy {metrics['balanced_accuracy']:.3f}, "
-                f"ROC AUC {metrics['roc_auc']:.3f}, n={metrics['n']}"
+                f"ROC AUC {metrics['roc_auc']:.3f}, n={metrics['n']}; "
+                f"background pool {result.metadata['dataset']['background']}"
             )
 
 

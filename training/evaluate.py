@@ -28,6 +28,16 @@ def choose_threshold(targets: np.ndarray, probs: np.ndarray) -> float:
     return float(ties[np.argmin(np.abs(ties - 0.5))])
 
 
+def threshold_for_false_alarms(targets: np.ndarray, probs: np.ndarray, rate: float) -> float:
+    """The lowest cut on P(positive) at which at most `rate` of the negatives score at or above
+    it (at most floor(rate x negatives) of them): a stated false-alarm rate, held on this set."""
+    negatives = np.sort(probs[targets == 0])[::-1]
+    allowed = int(np.floor(rate * len(negatives) + 1e-9))
+    if allowed >= len(negatives):
+        return 0.0
+    return float(min(np.nextafter(negatives[allowed], np.inf), 1.0))
+
+
 def score(
     targets: np.ndarray, probs: np.ndarray, threshold: float, classes: tuple[str, str]
 ) -> dict[str, object]:

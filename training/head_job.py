@@ -64,7 +64,7 @@ def train_head(
         req, label.classes, data, fitted, evaluation, checked, decision, runner.size
     )
     meta["backbone"] = _backbone_ref(backbone)
-    meta["tray"] = _tray(registry, backbone, fitted.model, samples, req.seed)
+    meta["tray"] = _tray(registry, backbone, fitted.model, samples, req)
     meta["training"]["feature_cache"] = stats.to_json()
     meta["head"] = {"input": "backbone features", "layers": ["standardise", "dense"]}
     thumbs = np.stack([preprocess(s.path.read_bytes(), REPORT_SIZE) for s in samples["validation"]])
@@ -104,7 +104,7 @@ def _tray(
     backbone: dict[str, Any],
     model: Any,
     samples: dict[str, list[ds.Sample]],
-    seed: int,
+    req: TrainRequest,
 ) -> dict[str, Any]:
     """The tray threshold and tray metrics, when the backbone has a tray feature map."""
     spec = backbone.get("tray")
@@ -112,14 +112,26 @@ def _tray(
         return {}
     map_model = registry.store.get_bytes(backbone["artifacts"][spec["artifact"]]["key"])
     tray = tray_calibration.calibrate(
-        map_model, model, samples["monitor"], samples["validation"], seed, int(spec["size"])
+        map_model,
+        model,
+        samples["monitor"],
+        samples["validation"],
+        req.seed,
+        int(spec["size"]),
+        req.tray_false_alarm,
+        req.tray_layout,
     )
-    if tray:
+    if tray.get("metrics"):
+        metrics = tray["metrics"]
         log.info(
-            "trays: threshold %.3f, balanced accuracy %.3f (whole picture %.3f)",
+            "trays: threshold %.3f, balanced accuracy %.3f, false alarms %.3f (other food "
+            "alone %s), recall %.3f (%.3f at the best balanced cut)",
             tray["threshold"],
-            tray["metrics"]["balanced_accuracy"],
-            tray["whole_picture_metrics"]["balanced_accuracy"],
+            metrics["balanced_accuracy"],
+            metrics["false_alarm_rate"],
+            metrics["other_food_false_alarm_rate"],
+            metrics["recall"],
+            metrics["recall_at_best_balanced_cut"],
         )
     return tray
 

@@ -20,7 +20,7 @@ from training.checkpoints import Checkpoints
 from training.fit import fit
 from training.prepared import prepare
 from training.split import split
-from training.store_sync import sync_label
+from training.store_sync import sync_background, sync_label
 from traygo import labels as label_config
 from traygo import layout
 from traygo.errors import ConfigError
@@ -50,6 +50,9 @@ class TrainRequest:
     run_id: str | None = None
     batch_job_id: str | None = None  # set under AWS Batch: names the run's checkpoints
     labels_file: str | None = None
+    background: bool = True  # train against the background pool (store or --images root)
+    tray_false_alarm: float = 0.02  # the tray threshold holds this false-alarm rate per tray
+    tray_layout: str = "canteen"  # "grid": the 2x2 calibration trays before the pool (benches)
     callbacks: list[keras.callbacks.Callback] = field(default_factory=list)
 
 
@@ -181,10 +184,14 @@ def _image_scorer(images: np.ndarray) -> gate.Scorer:
 def _dataset(req: TrainRequest, label: label_config.Label, registry: Registry) -> ds.Dataset:
     if req.images is not None:
         roots = req.images if isinstance(req.images, list) else [req.images]
-        data = ds.from_folders(roots, label.classes)
+        known = label_config.load_labels(req.labels_file)
+        data = ds.from_folders(roots, label.classes, known, req.background)
         where = "--images " + " ".join(map(str, roots))
     else:
-        files = sync_label(registry.store, label, req.cache)
+        files: dict[int, list[Path]] = dict(sync_label(registry.store, label, req.cache))
+        if req.background:
+            pool = label_config.load_background(req.labels_file)
+            files[ds.BACKGROUND] = sync_background(registry.store, pool, req.cache)
         data = ds.collect(files, label.classes)
         where = f"{registry.store.uri} images for {label.name}"
     ds.check_usable(data, where)

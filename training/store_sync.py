@@ -12,15 +12,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from traygo import layout
+from traygo.background import IMAGE_EXTENSIONS
 from traygo.errors import ConfigError
 from traygo.images.hashing import sha256_hex
-from traygo.labels import Label
+from traygo.labels import Background, Label
 from traygo.slug import slugify
 from traygo.store import Store
 
 log = logging.getLogger(__name__)
 
-_IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".gif")
 
 
 def sync_label(store: Store, label: Label, cache: Path) -> dict[int, list[Path]]:
@@ -39,13 +39,27 @@ def sync_label(store: Store, label: Label, cache: Path) -> dict[int, list[Path]]
     return by_target
 
 
+def sync_background(store: Store, background: Background, cache: Path) -> list[Path]:
+    """Local files of the background pool: every pool query's scraped images. Empty, with a
+    warning, when the store has none: the label still trains, on its own negatives only."""
+    files = [path for query in background.queries for path in sync_query(store, query, cache)]
+    if background.queries and not files:
+        log.warning(
+            "the store %s has no background pool under %s/; heads train without it and will "
+            "raise more false alarms on other food: run `traygo scrape --background`",
+            store.uri,
+            layout.IMAGES,
+        )
+    return files
+
+
 def sync_query(store: Store, query: str, cache: Path) -> list[Path]:
     slug = slugify(query)
     prefix = layout.query_prefix(slug)
     keys = [
         k
         for k in store.list(prefix)
-        if "/" not in k[len(prefix) :] and k.lower().endswith(_IMAGE_EXTENSIONS)
+        if "/" not in k[len(prefix) :] and k.lower().endswith(IMAGE_EXTENSIONS)
     ]
     folder = cache / "images" / slug
     folder.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,9 @@ from rich.text import Text
 
 from traygo import __version__, config, endpoint_client
 from traygo.errors import RegistryError, TraygoError
+from traygo.images.shrink import ApiLimits
 from traygo.registry import Registry
+from traygo.settings import resolve
 from traygo.store import open_store
 
 ENTRY_POINT_GROUP = "traygo.commands"
@@ -109,12 +111,26 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @config.option("api_key", "--api-key")
 @click.option("--labels", help="Comma-separated labels to ask about (default: every live one).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+@click.option(
+    "--no-shrink",
+    is_flag=True,
+    help="Send the file as it is, even when the API would refuse it as too big.",
+)
 def predict_app(
-    image_or_url: str, endpoint: str, api_key: str | None, labels: str | None, as_json: bool
+    image_or_url: str,
+    endpoint: str,
+    api_key: str | None,
+    labels: str | None,
+    as_json: bool,
+    no_shrink: bool,
 ) -> None:
     """Send IMAGE_OR_URL (a local image file or an http(s) URL) to the endpoint and print
-    which labels it sees."""
-    answer = endpoint_client.ask(endpoint, image_or_url, labels, api_key)
+    which labels it sees. A file over the API's size limits is sent as a smaller JPEG."""
+    limits = None if no_shrink else resolve(ApiLimits)
+    request = endpoint_client.request_body(image_or_url, labels, limits)
+    if request.note:
+        click.echo(f"traygo: {request.note}", err=True)
+    answer = endpoint_client.ask(endpoint, request, api_key)
     if as_json:
         click.echo(json.dumps(answer, indent=2))
         return

@@ -178,6 +178,14 @@ _SETTINGS: list[Setting] = [
         "Promotion gate: least validation accuracy (0 to 1).",
         _fraction,
     ),
+    Setting(
+        "tray_false_alarm",
+        ("TRAYGO_TRAY_FALSE_ALARM",),
+        0.02,
+        "Most false alarms per tray a head's tray threshold may allow on its calibration trays "
+        "(0 to 1); a lower rate costs recall, shown on the model card.",
+        _fraction,
+    ),
     # --- infra / submit ---
     Setting("stack", ("TRAYGO_STACK",), "traygo", "CloudFormation stack name."),
 ]

@@ -5,40 +5,57 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from traygo.errors import ImageError, TraygoError
 from traygo.images.decode import open_header
+from traygo.images.shrink import ApiLimits, fit
 
 
-def ask(endpoint: str, target: str, labels: str | None, api_key: str | None) -> dict[str, Any]:
-    """POST `target` (an image file or an http(s) URL) to the endpoint's /predict."""
-    body, content_type, query = request_body(target, labels)
-    url = endpoint.rstrip("/") + "/predict" + query
-    headers = {"Content-Type": content_type, "Accept": "application/json"}
+@dataclass(frozen=True)
+class Request:
+    body: bytes
+    content_type: str
+    query: str
+    note: str | None = None  # what was done to the file before sending, for the user
+
+
+def ask(endpoint: str, request: Request, api_key: str | None) -> dict[str, Any]:
+    """POST a request_body() to the endpoint's /predict."""
+    url = endpoint.rstrip("/") + "/predict" + request.query
+    headers = {"Content-Type": request.content_type, "Accept": "application/json"}
     if api_key:
         headers["x-api-key"] = api_key
-    return _post(url, body, headers)
+    return _post(url, request.body, headers)
 
 
-def request_body(target: str, labels: str | None) -> tuple[bytes, str, str]:
+def request_body(target: str, labels: str | None, limits: ApiLimits | None = None) -> Request:
+    """`target` (an image file or an http(s) URL) as a /predict request. A file the API would
+    refuse for its size under `limits` is sent shrunk (None: always as it is)."""
     chosen = [x.strip() for x in labels.split(",") if x.strip()] if labels else None
     if target.startswith(("http://", "https://")):
         doc: dict[str, object] = {"url": target}
         if chosen:
             doc["labels"] = chosen
-        return json.dumps(doc).encode(), "application/json", ""
+        return Request(json.dumps(doc).encode(), "application/json", "")
     path = Path(target)
     if not path.is_file():
         raise TraygoError(f"{target}: no such file (give an image file or an http(s) URL)")
-    data = path.read_bytes()
+    query = "?labels=" + ",".join(chosen) if chosen else ""
     try:
-        img = open_header(data)
+        return _file_request(target, path.read_bytes(), query, limits)
     except ImageError as exc:
         raise TraygoError(f"{target}: {exc}") from None
-    query = "?labels=" + ",".join(chosen) if chosen else ""
-    return data, f"image/{str(img.format).lower()}", query
+
+
+def _file_request(target: str, data: bytes, query: str, limits: ApiLimits | None) -> Request:
+    content_type = f"image/{str(open_header(data).format).lower()}"
+    shrunk = fit(data, limits) if limits is not None else None
+    if shrunk is None:
+        return Request(data, content_type, query)
+    return Request(shrunk.data, "image/jpeg", query, f"{target} is {shrunk.message}")
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Tray scoring's geometry: the regions a tray picture is scored in, and synthetic trays.
 
-A tray picture goes through the backbone once at TRAY_SIZE, giving a GRID x GRID feature map.
-Each region's features are the mean of the map over the region's cells, which is what the
+A tray picture goes through the backbone once at TRAY_SIZE, letterboxed into that square (not
+squashed; picture_box maps a region's box back into the picture), giving a GRID x GRID feature
+map. Each region's features are the mean of the map over the region's cells, which is what the
 backbone gives for a photo of that part of the tray at the training scale, so every label's
 head (trained on whole photos) scores each region as it is. A label is present when any region
 says so, against a threshold calibrated on synthetic trays at training time.
@@ -13,7 +14,7 @@ quadrant border still falls whole inside one window.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -50,6 +51,36 @@ def regions(grid: int) -> list[Region]:
 def pooled(feature_map: np.ndarray, where: list[Region]) -> np.ndarray:
     """[len(where), channels]: the map's mean over each region. `feature_map` is [h, w, c]."""
     return np.stack([feature_map[r.rows, r.cols].mean(axis=(0, 1)) for r in where])
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions (x right, y down)
+FULL: Box = (0.0, 0.0, 1.0, 1.0)
+
+
+def picture_box(box: Box, content: Box) -> Box:
+    """A box as fractions of the scored square → fractions of the client's picture, which sits
+    at `content` in the square (letterboxed: the rest is padding), clipped to [0, 1]. A picture
+    that fills the square (`content` FULL) keeps its box exactly."""
+    if content == FULL:
+        return box
+    cx0, cy0, cx1, cy1 = content
+    x0, y0, x1, y1 = box
+    width, height = cx1 - cx0, cy1 - cy0
+
+    def clip(v: float) -> float:
+        return min(1.0, max(0.0, v))
+
+    return (
+        clip((x0 - cx0) / width),
+        clip((y0 - cy0) / height),
+        clip((x1 - cx0) / width),
+        clip((y1 - cy0) / height),
+    )
+
+
+def in_picture(where: list[Region], content: Box) -> list[Region]:
+    """The regions with their boxes in the client's picture (see picture_box)."""
+    return [replace(r, box=picture_box(r.box, content)) for r in where]
 
 
 def compose(cells: list[np.ndarray | None], size: int = TRAY_SIZE) -> np.ndarray:

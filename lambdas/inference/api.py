@@ -168,7 +168,9 @@ def _model_card(model: Any) -> dict[str, Any]:
         "balanced_accuracy": metrics.get("balanced_accuracy"),
         "roc_auc": metrics.get("roc_auc"),
         "n": metrics.get("n"),
+        "background": meta.get("dataset", {}).get("background"),
         "tray_metrics": tray.get("metrics"),
+        "tray_false_alarm_target": (tray.get("calibration") or {}).get("false_alarm_target"),
     }
 
 

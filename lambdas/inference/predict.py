@@ -15,8 +15,8 @@ from lambdas.inference.errors import ApiError, from_image_error
 from lambdas.inference.interpreter import LoadedHead
 from lambdas.inference.models import LiveModels
 from traygo.errors import ImageError
-from traygo.images.preprocess import preprocess
-from traygo.tray import Region, pooled, regions
+from traygo.images.preprocess import Letterbox, preprocess, preprocess_letterbox
+from traygo.tray import FULL, Region, in_picture, pooled, regions
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +43,21 @@ class _Request:
     max_pixels: int
     timings: dict[str, float] = field(default_factory=dict)
     arrays: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    letterboxes: dict[tuple[int, int], Letterbox] = field(default_factory=dict)
 
     def pixels(self, size: tuple[int, int]) -> np.ndarray:
-        """The shared preprocessing at `size`, done once per size."""
+        """The shared preprocessing at `size` (stretched), done once per size."""
         if size not in self.arrays:
-            with self.timed("preprocess_ms"):
-                try:
-                    self.arrays[size] = preprocess(self.image, size, self.max_pixels)
-                except ImageError as exc:
-                    raise from_image_error(exc) from None
+            with self.timed("preprocess_ms"), _image_errors():
+                self.arrays[size] = preprocess(self.image, size, self.max_pixels)
         return self.arrays[size]
+
+    def letterbox(self, size: tuple[int, int]) -> Letterbox:
+        """The picture fitted into `size` unsquashed (tray mode), done once per size."""
+        if size not in self.letterboxes:
+            with self.timed("preprocess_ms"), _image_errors():
+                self.letterboxes[size] = preprocess_letterbox(self.image, size, self.max_pixels)
+        return self.letterboxes[size]
 
     @contextmanager
     def timed(self, name: str) -> Iterator[None]:
@@ -65,8 +70,21 @@ class _Request:
             self.timings[name] = self.timings.get(name, 0.0) + spent
 
 
+@contextmanager
+def _image_errors() -> Iterator[None]:
+    try:
+        yield
+    except ImageError as exc:
+        raise from_image_error(exc) from None
+
+
 MODES = ("tray", "photo")
-WHOLE = Region("whole", slice(None), slice(None), (0.0, 0.0, 1.0, 1.0))
+WHOLE = Region("whole", slice(None), slice(None), FULL)
+# How tray mode fits the picture into the backbone's square: "pad" letterboxes it (aspect
+# ratio kept, boxes mapped back into the picture), "stretch" squashes it (the old way, kept for
+# benchmarks). Not an API parameter; predict(tray_fit=...) overrides it per call.
+TRAY_FITS = ("pad", "stretch")
+TRAY_FIT = "pad"
 
 
 def predict(
@@ -75,12 +93,16 @@ def predict(
     labels: list[str] | None,
     max_pixels: int,
     mode: str = "tray",
+    tray_fit: str | None = None,
 ) -> dict[str, Any]:
     """`tray`: every label in every region of the picture, present if any region says so (one
-    backbone pass at the tray size). `photo`: the whole picture as one dish (one pass at the
-    training size)."""
+    backbone pass at the tray size, the picture letterboxed into it). `photo`: the whole
+    picture as one dish (one pass at the training size). `tray_fit`: see TRAY_FIT."""
     if mode not in MODES:
         raise ApiError(400, "bad_mode", f"mode={mode!r}: use one of {', '.join(MODES)}")
+    fit = tray_fit or TRAY_FIT
+    if fit not in TRAY_FITS:
+        raise ValueError(f"tray_fit={fit!r}: use one of {', '.join(TRAY_FITS)}")
     started = time.perf_counter()
     request = _Request(image, max_pixels)
     with request.timed("models_ms"):
@@ -96,7 +118,7 @@ def predict(
     predictions: list[dict[str, Any]] = []
     backbone_version = None
     if heads:
-        scored, backbone_version, refused = _score_heads(models, heads, request, mode)
+        scored, backbone_version, refused = _score_heads(models, heads, request, mode, fit)
         predictions += scored
         unavailable += refused
     for label, entry in ready.items():
@@ -120,7 +142,7 @@ def predict(
 
 
 def _score_heads(
-    models: LiveModels, heads: dict[str, Any], request: _Request, mode: str
+    models: LiveModels, heads: dict[str, Any], request: _Request, mode: str, fit: str
 ) -> tuple[list[dict[str, Any]], str | None, list[dict[str, str]]]:
     """One backbone pass, then every head on its features: per region in tray mode."""
     backbone = models.backbone()
@@ -137,11 +159,16 @@ def _score_heads(
         return [], backbone.version, list(refused.values())
     model = backbone.model
     if mode == "tray" and model.has_tray:
-        pixels = request.pixels(model.tray_size)
+        if fit == "pad":
+            fitted = request.letterbox(model.tray_size)
+            pixels, content = fitted.pixels, fitted.box
+        else:
+            pixels, content = request.pixels(model.tray_size), FULL
         with request.timed("backbone_ms"):
             feature_map = model.run_map(pixels)
         where = regions(feature_map.shape[0])
         features = pooled(feature_map, where)
+        where = in_picture(where, content)  # boxes: fractions of the client's picture
     else:
         pixels = request.pixels(model.size)
         with request.timed("backbone_ms"):

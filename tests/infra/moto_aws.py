@@ -29,6 +29,16 @@ def _operation(task: Any, service: str | None, action: str | None) -> Any:
     return model.operation_model(name)
 
 
+def _poll_sync_tasks_sooner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's Step Functions checks a `.sync` task's Batch job every 0.5 s, so each step of an
+    execution took about that long; its jobs finish at once, so look every 20 ms."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback,
+    )
+
+    monkeypatch.setattr(callback, "_DELAY_SECONDS_SYNC_CONDITION_CHECK", 0.02)
+
+
 def _patch_sfn_batch_casing(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto 5.2.5 ships Step Functions' request/response case mapping as a no-op, so a
     `batch:submitJob.sync` task sends `JobDefinition` where Batch's API says `jobDefinition`
@@ -63,8 +73,12 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from moto import mock_aws
 
     _patch_sfn_batch_casing(monkeypatch)
+    _poll_sync_tasks_sooner(monkeypatch)
+    import traygo.store.s3 as s3_store
+
     # A session another test made may hold its endpoint and credentials: start afresh.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    monkeypatch.setattr(s3_store._local, "client", None, raising=False)  # the store's S3 client
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     for key, value in {
@@ -82,7 +96,7 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @dataclass(frozen=True)
 class MotoStack:
     queue: str
-    job_definitions: dict[str, str]  # "scrape" | "train" | "promote" -> ARN
+    job_definitions: dict[str, str]  # "scrape" | "background" | "train" | "promote" -> ARN
     state_machine: str
     bucket: str
 
@@ -97,7 +111,7 @@ def _camel(value: Any) -> Any:
 
 
 def create_stack_resources(synthesized: Synthesized, name: str = "traygo") -> MotoStack:
-    """Queue, the three job definitions (from the template) and the state machine, in moto."""
+    """Queue, the four job definitions (from the template) and the state machine, in moto."""
     iam = boto3.client("iam")
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}", Path="/")[
         "Role"
@@ -117,7 +131,9 @@ def create_stack_resources(synthesized: Synthesized, name: str = "traygo") -> Mo
     arns = {}
     for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
         job = next(
-            j for j in ("scrape", "train", "promote") if logical.startswith(f"Jobs{j.title()}")
+            j
+            for j in ("scrape", "background", "train", "promote")
+            if logical.startswith(f"Jobs{j.title()}")
         )
         props = res["Properties"]
         container = props["ContainerProperties"]

@@ -8,15 +8,19 @@ from typing import Any
 import pytest
 
 from infra.batch_jobs import RETRY_ATTEMPTS, RETRY_ON_REASON, RETRY_ON_STATUS
+from infra.timeouts import POOL_QUERY_TIME
 from tests.infra.conftest import Synthesized, synth
+from traygo.labels import load_background
+
+JOBS = ("Scrape", "Background", "Train", "Promote")
 
 
 def job_definitions(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
     found = {}
     for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
-        name = next(n for n in ("Scrape", "Train", "Promote") if logical.startswith(f"Jobs{n}"))
+        name = next(n for n in JOBS if logical.startswith(f"Jobs{n}"))
         found[name.lower()] = res["Properties"]
-    assert set(found) == {"scrape", "train", "promote"}
+    assert set(found) == {"scrape", "background", "train", "promote"}
     return found
 
 
@@ -56,6 +60,7 @@ def test_fargate_spot_first_then_on_demand(synthesized: Synthesized) -> None:
     ("job", "command"),
     [
         ("scrape", ["scrape", "--query", "Ref::query"]),
+        ("background", ["scrape", "--background", "Ref::when"]),
         (
             "train",
             ["train", "--label", "Ref::label", "--resume", "--min-accuracy", "Ref::minAccuracy"],
@@ -116,11 +121,12 @@ def test_images_are_assets_from_the_parts_dockerfiles_not_built_at_synth(
     files = sorted(img["source"]["dockerFile"] for img in images)
     assert files == ["scraper/Dockerfile", "training/Dockerfile"]
     assert all(img["source"].get("platform") == "linux/amd64" for img in images)
-    # Three job definitions, two images: promotion runs on the training image.
-    images_used = {
-        json.dumps(p["ContainerProperties"]["Image"]) for p in job_definitions(synthesized).values()
-    }
-    assert len(images_used) == 2
+    # Four job definitions, two images: the background pool runs on the scraper's image,
+    # promotion on the training image.
+    found = job_definitions(synthesized)
+    image = {job: json.dumps(p["ContainerProperties"]["Image"]) for job, p in found.items()}
+    assert len(set(image.values())) == 2
+    assert image["background"] == image["scrape"] and image["promote"] == image["train"]
 
 
 def test_spot_off_means_on_demand_only_with_the_given_limit(tmp_path: Path) -> None:
@@ -128,3 +134,58 @@ def test_spot_off_means_on_demand_only_with_the_given_limit(tmp_path: Path) -> N
     envs = on_demand.resources("AWS::Batch::ComputeEnvironment").values()
     assert [e["Properties"]["ComputeResources"]["Type"] for e in envs] == ["FARGATE"]
     assert [e["Properties"]["ComputeResources"]["MaxvCpus"] for e in envs] == [4]
+
+
+def test_background_job_is_a_scrape_of_the_pool_with_a_timeout_for_all_of_it(
+    synthesized: Synthesized,
+) -> None:
+    found = job_definitions(synthesized)
+    background, scrape = found["background"], found["scrape"]
+    # The pipeline's default: a no-op when the bucket has the pool.
+    assert background["Parameters"] == {"when": "--if-missing"}
+    # The scrape job's role: images/* only (test_iam checks what that role may do).
+    role = background["ContainerProperties"]["JobRoleArn"]
+    assert role == scrape["ContainerProperties"]["JobRoleArn"]
+    assert role["Fn::GetAtt"][0].startswith("JobsScrapeJobRole")
+    # One job scrapes every pool query one after another.
+    pool = len(load_background().queries)
+    seconds = background["Timeout"]["AttemptDurationSeconds"]
+    assert pool >= 20 and seconds == pool * POOL_QUERY_TIME.to_seconds()
+
+
+@pytest.mark.parametrize("when", ["--if-missing", "--always"])
+def test_background_command_is_a_traygo_scrape_that_parses(
+    synthesized: Synthesized,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    when: str,
+) -> None:
+    """The job's command, with `when` substituted as Batch does, run by the real CLI on a store
+    that has the pool: --if-missing ends at once (no browser), --always gets as far as
+    starting the browser (here a missing one: that error, not a usage error)."""
+    from traygo.cli import main
+
+    command = job_definitions(synthesized)["background"]["ContainerProperties"]["Command"]
+    args = [when if word == "Ref::when" else word for word in command]
+    labels = tmp_path / "labels.toml"
+    labels.write_text(
+        '[pizza]\npositive = ["pizza"]\nnegative = ["salad"]\n'
+        '[background]\nqueries = ["pasta dish"]\n'
+    )
+    store = tmp_path / "store"
+    (store / "images" / "pasta-dish").mkdir(parents=True)
+    (store / "images" / "pasta-dish" / f"{'a' * 64}.jpg").write_bytes(b"x")
+    monkeypatch.setenv("TRAYGO_STORE", str(store))  # as the job definition sets it
+    monkeypatch.setenv("TRAYGO_LABELS", str(labels))
+    monkeypatch.setenv("TRAYGO_CHROMIUM", str(tmp_path / "no-chromium"))
+
+    code = main(args)
+
+    out, err = capsys.readouterr()
+    if when == "--if-missing":
+        assert code == 0, err
+        assert "background pool present" in out and "nothing to scrape" in out
+    else:
+        assert code == 2 and "Chromium not found" in err and "Usage:" not in err
+        assert out.startswith("background pool: scraping its 1 queries")

@@ -12,10 +12,13 @@ import pytest
 from infra import outputs
 from tests.infra.conftest import Synthesized
 from tests.infra.moto_aws import MotoStack, create_stack_resources, jobs_in, mocked_aws
+from traygo import layout
 from traygo.cli import main
-from traygo.labels import get_label
+from traygo.labels import get_label, load_background
+from traygo.slug import slugify
 
 PIZZA = get_label("pizza")
+POOL = load_background()
 # A resource moto's CloudFormation can create; a stack needs at least one.
 PARAMETER = {"Marker": {"Type": "AWS::SQS::Queue"}}
 
@@ -97,10 +100,70 @@ def test_pipeline_starts_the_state_machine_with_the_labels_queries(
     arn = out.splitlines()[0].removeprefix("started pipeline for pizza: ")
     execution = boto3.client("stepfunctions").describe_execution(executionArn=arn)
     assert json.loads(execution["input"]) == {"label": "pizza", "queries": list(PIZZA.queries)}
+    # The bucket is empty: the pipeline's first step will scrape the pool, and says so.
+    assert out.splitlines()[1] == (
+        f"background pool: missing in s3://{deployed.bucket}, 0 of {len(POOL.queries)} pool "
+        f"queries have images (0 images); the pipeline scrapes the {len(POOL.queries)} queries "
+        "without images first (this run takes longer)"
+    )
     assert f"{arn} SUCCEEDED" in out
     assert out.strip().splitlines()[-1] == "all 1 succeeded"
-    promoted = [j for j in jobs_in(deployed.queue) if j["jobDefinition"].endswith("promote:1")]
+    jobs = jobs_in(deployed.queue)
+    promoted = [j for j in jobs if j["jobDefinition"] == deployed.job_definitions["promote"]]
     assert [j["parameters"] for j in promoted] == [{"label": "pizza"}]
+    pool = [j for j in jobs if j["jobDefinition"] == deployed.job_definitions["background"]]
+    assert [j["parameters"] for j in pool] == [{"when": "--if-missing"}]
+
+
+def test_pipeline_says_when_the_bucket_has_the_pool(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    half = (len(POOL.queries) + 1) // 2
+    s3 = boto3.client("s3")
+    for query in POOL.queries[:half]:
+        key = layout.image_key(slugify(query), "a" * 64, "jpg")
+        s3.put_object(Bucket=deployed.bucket, Key=key, Body=b"x")
+    # --wait: an execution left running would go on submitting jobs into the next test's moto
+    code, out, err = run(capsys, "pipeline", "--label", "pizza", "--wait", "--interval", "0.05")
+    assert code == 0, err
+    assert out.splitlines()[1] == (
+        f"background pool: present in s3://{deployed.bucket}, {half} of {len(POOL.queries)} "
+        f"pool queries have images ({half} images); the pipeline leaves it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flags", "when"),
+    [((), "--always"), (("--always",), "--always"), (("--if-missing",), "--if-missing")],
+)
+def test_scrape_background_submits_one_background_job(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str], flags: tuple[str, ...], when: str
+) -> None:
+    code, out, err = run(capsys, "scrape", "--background", *flags)
+    assert code == 0, err
+    (job,) = jobs_in(deployed.queue)
+    assert job["jobDefinition"] == deployed.job_definitions["background"]
+    assert job["parameters"] == {"when": when}
+    assert job["jobName"] == "traygo-scrape-background"
+    assert out.splitlines()[0] == (
+        f"submitted background job {job['jobId']} (background pool, {when.removeprefix('--')})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give --label, --query (one or more) or --background: one of them"),
+        (["--background", "--label", "pizza"], "or --background: one of them"),
+        (["--background", "--query", "pizza"], "or --background: one of them"),
+        (["--label", "pizza", "--if-missing"], "--if-missing and --always go with --background"),
+    ],
+)
+def test_scrape_bad_flags_are_one_line_before_any_aws_call(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = run(capsys, "scrape", *args)
+    assert code == 2 and message in err
 
 
 def test_wait_exits_non_zero_with_the_cause_when_a_job_fails(
@@ -111,7 +174,7 @@ def test_wait_exits_non_zero_with_the_cause_when_a_job_fails(
     assert code == 1
     (line,) = err.strip().splitlines()
     assert line.startswith("traygo: error: 1 of 1 failed; arn:aws:states:")
-    assert "FAILED: ScrapeFailed" in line
+    assert "FAILED: BackgroundFailed" in line  # the first step: nothing after it ran
     assert [j for j in jobs_in(deployed.queue) if "promote" in j["jobDefinition"]] == []
 
 

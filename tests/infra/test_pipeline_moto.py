@@ -52,6 +52,11 @@ def test_pipeline_scrapes_every_query_trains_and_promotes(stack: MotoStack) -> N
     result = run_to_end(stack.state_machine)
     assert result["status"] == "SUCCEEDED", result
     jobs = by_definition(stack)
+    # First the background pool, if missing (the job decides: a no-op when it is there).
+    (background,) = jobs["background"]
+    assert background["parameters"] == {"when": "--if-missing"}
+    assert background["status"] == "SUCCEEDED"
+    assert background["stoppedAt"] <= min(j["createdAt"] for j in jobs["scrape"])
     scraped = sorted(j["parameters"]["query"] for j in jobs["scrape"])
     assert scraped == sorted(LABEL.queries)
     assert [j["parameters"]["label"] for j in jobs["train"]] == ["pizza"]
@@ -64,27 +69,57 @@ def test_pipeline_scrapes_every_query_trains_and_promotes(stack: MotoStack) -> N
     assert jobs["train"][0]["createdAt"] >= last_scrape
 
 
-def test_failed_training_fails_the_execution_and_promotes_nothing(
-    stack: MotoStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def fail_jobs_of(definition: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's Batch fails the jobs of that definition and runs the others to success."""
     from moto.batch_simple.models import BatchSimpleBackend
 
     finish = BatchSimpleBackend._mark_job_as_finished
-    train_definition = stack.job_definitions["train"]
 
-    def fail_training(self: Any, include_start_attempt: bool, job: Any) -> None:
-        if job.job_definition.arn != train_definition:
+    def fail_those(self: Any, include_start_attempt: bool, job: Any) -> None:
+        if job.job_definition.arn != definition:
             finish(self, include_start_attempt, job)
             return
-        # moto's documented switch for a failing job, for this job only (nothing runs
-        # alongside training: the scrape Map has finished before it starts).
+        # moto's documented switch for a failing job, for this job only (no other job runs
+        # alongside it: the pipeline's steps run one after another, and these tests fail a
+        # step that runs no Map).
         os.environ["MOTO_SIMPLE_BATCH_FAIL_AFTER"] = "0"
         try:
             finish(self, include_start_attempt, job)
         finally:
             del os.environ["MOTO_SIMPLE_BATCH_FAIL_AFTER"]
 
-    monkeypatch.setattr(BatchSimpleBackend, "_mark_job_as_finished", fail_training)
+    monkeypatch.setattr(BatchSimpleBackend, "_mark_job_as_finished", fail_those)
+
+
+def entered_states(execution_arn: str) -> list[str]:
+    history = boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn)
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in history["events"]
+        if "stateEnteredEventDetails" in e
+    ]
+
+
+def test_failed_background_pool_fails_the_execution_before_anything_else(
+    stack: MotoStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail_jobs_of(stack.job_definitions["background"], monkeypatch)
+    result = run_to_end(stack.state_machine)
+    assert result["status"] == "FAILED"
+    assert result["error"] == "BackgroundFailed"
+    cause = json.loads(result["cause"])
+    assert cause["JobDefinition"] == stack.job_definitions["background"]
+    jobs = by_definition(stack)
+    assert [j["status"] for j in jobs["background"]] == ["FAILED"]
+    assert jobs["scrape"] == jobs["train"] == jobs["promote"] == []
+    assert entered_states(result["executionArn"]) == ["ScrapeBackground", "BackgroundFailed"]
+
+
+def test_failed_training_fails_the_execution_and_promotes_nothing(
+    stack: MotoStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train_definition = stack.job_definitions["train"]
+    fail_jobs_of(train_definition, monkeypatch)
     result = run_to_end(stack.state_machine)
     assert result["status"] == "FAILED"
     assert result["error"] == "TrainFailed"
@@ -95,12 +130,7 @@ def test_failed_training_fails_the_execution_and_promotes_nothing(
     assert len(jobs["scrape"]) == len(LABEL.queries)
     assert [j["status"] for j in jobs["train"]] == ["FAILED"]
     assert jobs["promote"] == []
-    history = boto3.client("stepfunctions").get_execution_history(
-        executionArn=result["executionArn"]
-    )["events"]
-    entered = [
-        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
-    ]
+    entered = entered_states(result["executionArn"])
     assert "Promote" not in entered
     assert entered[-1] == "TrainFailed"
 
@@ -151,7 +181,9 @@ def test_aborting_an_execution_terminates_its_running_batch_job(
         return None if status == "RUNNING" else status
 
     assert wait_for(ended) == "ABORTED"
-    scrapes = by_definition(stack)["scrape"]
+    finished = by_definition(stack)
+    scrapes = finished["scrape"] + finished["background"]
+    assert len(scrapes) == len(LABEL.queries) + 1
     assert all("statusReason" not in j for j in scrapes)  # finished: left alone
 
 

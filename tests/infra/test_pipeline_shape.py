@@ -1,4 +1,5 @@
-"""The state machine's shape: Map over the queries, then train, then promote; failures end it."""
+"""The state machine's shape: the background pool if missing, Map over the queries, then train,
+then promote; failures end it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from infra.pipeline import failed_state
+from infra.pipeline import STEPS, failed_state
 from tests.infra.conftest import Synthesized, synth
 from tests.infra.template_paths import state_machine_definition
 from traygo.labels import load_labels
@@ -19,9 +20,12 @@ def definition(synthesized: Synthesized) -> dict[str, Any]:
     return state_machine_definition(synthesized.template)
 
 
-def test_scrape_map_then_train_then_promote(definition: dict[str, Any]) -> None:
+def test_background_then_scrape_map_then_train_then_promote(definition: dict[str, Any]) -> None:
     states = definition["States"]
-    assert definition["StartAt"] == "ScrapeQueries"
+    assert definition["StartAt"] == "ScrapeBackground"
+    assert states["ScrapeBackground"]["Next"] == "ScrapeQueries"
+    # its job's result is dropped: the label and queries go on to the Map as they came in
+    assert states["ScrapeBackground"]["ResultPath"] is None
     scrape = states["ScrapeQueries"]
     assert scrape["Type"] == "Map"
     assert scrape["ItemsPath"] == "$.queries"
@@ -35,8 +39,15 @@ def test_scrape_map_then_train_then_promote(definition: dict[str, Any]) -> None:
 def test_every_step_is_a_sync_batch_job_with_its_parameters(definition: dict[str, Any]) -> None:
     states = definition["States"]
     inner = states["ScrapeQueries"]["ItemProcessor"]["States"]["Scrape"]
-    tasks = {"Scrape": inner, "Train": states["Train"], "Promote": states["Promote"]}
+    tasks = {
+        "Background": states["ScrapeBackground"],
+        "Scrape": inner,
+        "Train": states["Train"],
+        "Promote": states["Promote"],
+    }
     expected_params = {
+        # A literal: an execution started without `traygo submit` (a schedule) gets it too.
+        "Background": {"when": "--if-missing"},
         "Scrape": {"query.$": "$.query"},
         "Train": {"label.$": "$.label"},
         "Promote": {"label.$": "$.label"},
@@ -50,7 +61,14 @@ def test_every_step_is_a_sync_batch_job_with_its_parameters(definition: dict[str
 
 def test_failures_end_the_execution_with_the_cause(definition: dict[str, Any]) -> None:
     states = definition["States"]
-    for state, step in (("ScrapeQueries", "Scrape"), ("Train", "Train"), ("Promote", "Promote")):
+    steps = (
+        ("ScrapeBackground", "Background"),
+        ("ScrapeQueries", "Scrape"),
+        ("Train", "Train"),
+        ("Promote", "Promote"),
+    )
+    assert tuple(step for _, step in steps) == STEPS
+    for state, step in steps:
         (catch,) = states[state]["Catch"]
         assert catch == {
             "ErrorEquals": ["States.ALL"],
@@ -76,7 +94,7 @@ def _worst_run_seconds(synthesized: Synthesized) -> dict[str, int]:
     """Each job's every attempt at its full timeout, read from the job definitions."""
     worst = {}
     for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
-        name = next(n for n in ("Scrape", "Train", "Promote") if logical.startswith(f"Jobs{n}"))
+        name = next(n for n in STEPS if logical.startswith(f"Jobs{n}"))
         props = res["Properties"]
         attempts = props["RetryStrategy"]["Attempts"]
         worst[name] = attempts * props["Timeout"]["AttemptDurationSeconds"]
@@ -86,19 +104,20 @@ def _worst_run_seconds(synthesized: Synthesized) -> dict[str, int]:
 def test_pipeline_timeout_covers_the_worst_case(
     synthesized: Synthesized, definition: dict[str, Any]
 ) -> None:
-    """Scrape (in rounds of the Map's concurrency), train and promote, each with every attempt
-    at its full timeout: the execution must not be killed while a job could still succeed."""
+    """The background pool, scrape (in rounds of the Map's concurrency), train and promote,
+    each with every attempt at its full timeout: the execution must not be killed while a job
+    could still succeed."""
     worst = _worst_run_seconds(synthesized)
     states = definition["States"]
     rounds = math.ceil(
         max(len(label.queries) for label in load_labels().values())
         / states["ScrapeQueries"]["MaxConcurrency"]
     )
-    needed = rounds * worst["Scrape"] + worst["Train"] + worst["Promote"]
+    needed = worst["Background"] + rounds * worst["Scrape"] + worst["Train"] + worst["Promote"]
     assert definition["TimeoutSeconds"] >= needed
     # The tasks do not override the job definitions' attempt timeouts the sum is made of.
     inner = states["ScrapeQueries"]["ItemProcessor"]["States"]["Scrape"]
-    for task in (inner, states["Train"], states["Promote"]):
+    for task in (states["ScrapeBackground"], inner, states["Train"], states["Promote"]):
         assert "Timeout" not in task["Parameters"]
         assert "RetryStrategy" not in task["Parameters"]
 

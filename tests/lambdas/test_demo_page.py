@@ -30,6 +30,12 @@ VERSIONS = {
     "fries": "20261201T000000Z-dddddddd",
 }
 TRAY_METRICS = {"balanced_accuracy": 0.91, "roc_auc": 0.95, "n": 40, "threshold": 0.6}
+FALSE_ALARMS = {  # what a head calibrated to a false-alarm target reports on its trays
+    "false_alarm_rate": 0.015,
+    "other_food_false_alarm_rate": 0.0,
+    "recall": 0.84,
+    "recall_at_best_balanced_cut": 0.9,
+}
 
 
 def publish_head(registry: Registry, label: str, model: Path, backbone: str, tray: float) -> None:
@@ -38,8 +44,13 @@ def publish_head(registry: Registry, label: str, model: Path, backbone: str, tra
     meta["input"].update(height=32, width=32)
     meta["backbone"] = {"version": backbone, "features": 4}
     meta["dataset"]["counts"] = {label: 12, f"not_{label}": 30}
+    meta["dataset"]["background"] = 20
     meta["metrics"] = {"accuracy": 0.95, "balanced_accuracy": 0.93, "roc_auc": 0.97, "n": 42}
-    meta["tray"] = {"threshold": tray, "metrics": dict(TRAY_METRICS, threshold=tray)}
+    meta["tray"] = {
+        "threshold": tray,
+        "metrics": dict(TRAY_METRICS, threshold=tray, **FALSE_ALARMS),
+        "calibration": {"layout": "canteen", "false_alarm_target": 0.02},
+    }
     registry.publish(label, VERSIONS[label], {"model.tflite": model.read_bytes()}, meta)
     registry.promote(label, VERSIONS[label])
 
@@ -180,6 +191,9 @@ def test_model_cards_show_version_data_metrics_and_thresholds(
     assert "balanced accuracy 0.930, ROC AUC 0.970, n 42" in pizza
     assert "photo threshold\n0.500" in pizza and "tray threshold\n0.600" in pizza
     assert "on trays\nbalanced accuracy 0.910, ROC AUC 0.950, n 40" in pizza
+    assert "background pool\n20 photos of other food" in pizza
+    assert "false alarms\n1.5% of trays without it (target 2.0%), 0.0% on other food alone" in pizza
+    assert "tray recall\n84.0%; 90.0% at the best balanced cut" in pizza
 
 
 @pytest.mark.browser

@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from tests.lambdas.conftest import (
     BACKBONE,
@@ -19,6 +20,7 @@ from tests.lambdas.conftest import (
     publish_head,
     rest_event,
 )
+from traygo.images.preprocess import preprocess, preprocess_letterbox
 from traygo.registry import Registry
 from traygo.store import open_store
 
@@ -106,3 +108,128 @@ def test_an_unknown_mode_is_a_clear_400(live: Registry) -> None:
     status, answer = ask(tray(0), mode="plate")
     assert (status, answer["error"]["code"]) == (400, "bad_mode")
     assert "tray, photo" in answer["error"]["message"]
+
+
+# --- a picture that is not square: letterboxed into the tray square, boxes in the picture ---
+
+
+def picture(width: int, height: int, red: tuple[int, int, int, int]) -> bytes:
+    """A blue picture with a red item at `red` (x0, y0, x1, y1 in pixels)."""
+    img = Image.new("RGB", (width, height), BLUE)
+    ImageDraw.Draw(img).rectangle([red[0], red[1], red[2] - 1, red[3] - 1], fill=RED)
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+# 4:3, 128x96: letterboxed into the 64 px tray square as 64x48 at rows 8..56. The red item is
+# the picture's centre half: it fills 3/4 of the centre window (rows 16..48 of the square).
+CENTRED_4_3 = picture(128, 96, (32, 24, 96, 72))
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """The pixels each tray backbone pass is given."""
+    from lambdas.inference.interpreter import LoadedBackbone
+
+    seen: list[np.ndarray] = []
+    run_map = LoadedBackbone.run_map
+
+    def spy(self: LoadedBackbone, image: np.ndarray) -> np.ndarray:
+        seen.append(image.copy())
+        return run_map(self, image)
+
+    monkeypatch.setattr(LoadedBackbone, "run_map", spy)
+    return seen
+
+
+def pizza(answer: dict) -> dict:
+    return next(p for p in answer["predictions"] if p["label"] == "pizza")
+
+
+def test_a_4_3_picture_is_letterboxed_not_squashed(live: Registry, sent: list) -> None:
+    status, _ = ask(CENTRED_4_3)
+    assert status == 200
+    (pixels,) = sent
+    assert pixels.shape == (64, 64, 3)  # the same one backbone pass at the tray size
+    fitted = preprocess_letterbox(CENTRED_4_3, (64, 64))
+    assert fitted.box == (0, 0.125, 1, 0.875)
+    assert np.array_equal(pixels, fitted.pixels)
+    # the red item keeps its 4:3 shape (32x24 px), the padding is the blue border
+    red = np.argwhere(pixels[..., 0] > 200)
+    assert (red.max(axis=0) - red.min(axis=0) + 1).tolist() == [24, 32]
+    assert (pixels[:8] == BLUE).all() and (pixels[56:] == BLUE).all()
+
+
+def test_region_boxes_are_fractions_of_the_picture(live: Registry) -> None:
+    _, answer = ask(CENTRED_4_3)
+    found = pizza(answer)
+    assert found["present"] is True and found["region"]["name"] == "r1c1"
+    # the centre window, rows 16..48 of the square = rows 8..40 of the 48-row picture
+    assert found["region"]["box"] == [0.25, 0.1667, 0.75, 0.8333]
+
+
+@pytest.mark.parametrize("size", [(128, 96), (128, 72), (72, 128)])
+@pytest.mark.parametrize("corner", [0, 3])
+def test_a_region_box_never_leaves_the_picture(
+    live: Registry, size: tuple[int, int], corner: int
+) -> None:
+    width, height = size
+    row, col = divmod(corner, 2)
+    red = (col * width // 2, row * height // 2, (col + 1) * width // 2, (row + 1) * height // 2)
+    _, answer = ask(picture(width, height, red))
+    found = pizza(answer)
+    assert found["present"] is True
+    # a quadrant window mapped from the square overhangs the picture into the padding: clipped
+    assert found["region"]["box"] == QUADRANTS[corner][1]
+    for p in answer["predictions"]:
+        x0, y0, x1, y1 = p["region"]["box"]
+        assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1
+
+
+def test_a_square_picture_keeps_its_boxes_and_pixels(live: Registry, sent: list) -> None:
+    image = picture(128, 128, (32, 32, 96, 96))
+    _, answer = ask(image)
+    assert np.array_equal(sent[0], preprocess(image, (64, 64)))
+    assert pizza(answer)["region"] == {"name": "r1c1", "box": [0.25, 0.25, 0.75, 0.75]}
+
+
+def test_the_stretch_path_gives_the_old_result(
+    live: Registry, sent: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lambdas.inference import predict as prediction
+    from lambdas.inference.api import live_models
+
+    old = prediction.predict(live_models(), CENTRED_4_3, ["pizza"], 10**6, "tray", "stretch")
+    assert np.array_equal(sent[-1], preprocess(CENTRED_4_3, (64, 64)))  # squashed
+    assert pizza(old)["region"] == {"name": "r1c1", "box": [0.25, 0.25, 0.75, 0.75]}
+    monkeypatch.setattr(prediction, "TRAY_FIT", "stretch")  # as the benchmark picks it
+    _, answer = ask(CENTRED_4_3, labels="pizza")
+    assert np.array_equal(sent[-1], sent[-2])
+    assert pizza(answer)["region"] == pizza(old)["region"]
+    assert pizza(answer)["probability"] == pizza(old)["probability"]
+    with pytest.raises(ValueError, match="tray_fit"):
+        prediction.predict(live_models(), CENTRED_4_3, None, 10**6, "tray", "crop")
+
+
+def test_photo_mode_still_stretches(live: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lambdas.inference.interpreter import LoadedBackbone
+
+    seen: list[np.ndarray] = []
+    run = LoadedBackbone.run
+    monkeypatch.setattr(LoadedBackbone, "run", lambda self, x: seen.append(x) or run(self, x))
+    _, answer = ask(CENTRED_4_3, mode="photo")
+    assert np.array_equal(seen[0], preprocess(CENTRED_4_3, (32, 32)))
+    assert pizza(answer)["region"]["box"] == [0, 0, 1, 1]
+
+
+def test_picture_box_maps_the_square_into_the_picture() -> None:
+    from traygo.tray import FULL, picture_box
+
+    wide = (0.0, 98 / 448, 1.0, 350 / 448)  # 16:9 letterboxed into 448 px
+    assert picture_box((0.25, 0.25, 0.75, 0.75), FULL) == (0.25, 0.25, 0.75, 0.75)
+    assert picture_box((0.0, 0.0, 1.0, 1.0), wide) == FULL
+    assert picture_box((0.0, 0.0, 0.5, 0.5), wide) == pytest.approx((0, 0, 0.5, 0.5))
+    assert picture_box((0.25, 0.25, 0.75, 0.75), wide) == pytest.approx(
+        (0.25, (112 - 98) / 252, 0.75, (336 - 98) / 252)
+    )

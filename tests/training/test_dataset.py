@@ -148,11 +148,12 @@ def test_folder_rules_positives_negatives_and_not_x(tmp_path: Path) -> None:
     names = {
         t: sorted(p.name for p in dirs) for t, dirs in ds.label_folders(roots, "pizza").items()
     }
-    assert names == {1: ["pizza"], 0: ["burger", "fries", "not_pizza"]}  # not_burger: burger only
+    # not_burger: burger only; no root here is a background pool
+    assert names == {1: ["pizza"], 0: ["burger", "fries", "not_pizza"], ds.BACKGROUND: []}
     names = {
         t: sorted(p.name for p in dirs) for t, dirs in ds.label_folders(roots, "burger").items()
     }
-    assert names == {1: ["burger"], 0: ["fries", "not_burger", "pizza"]}
+    assert names == {1: ["burger"], 0: ["fries", "not_burger", "pizza"], ds.BACKGROUND: []}
 
 
 def test_one_class_or_too_few_images_is_refused(tmp_path: Path) -> None:
@@ -165,3 +166,55 @@ def test_one_class_or_too_few_images_is_refused(tmp_path: Path) -> None:
     few = ds.from_folders(write_shapes(tmp_path / "few", per_class=3), CLASSES)
     with pytest.raises(ConfigError, match=f"at least {ds.MIN_PER_CLASS}"):
         ds.check_usable(few, "test")
+
+
+def _pool_root(root: Path, copy_of: Path | None = None) -> Path:
+    """A background pool root: folders of other dishes, none of them a label."""
+    rng = np.random.default_rng(11)
+    for dish in ("soup", "rice"):
+        (root / dish).mkdir(parents=True)
+        for i in range(5):
+            (root / dish / f"{i}.png").write_bytes(shape_png("not_pizza", rng))
+    if copy_of is not None:
+        (root / "soup" / "copy.png").write_bytes(copy_of.read_bytes())
+    return root
+
+
+def test_the_pool_is_a_negative_for_every_label_and_never_a_positive(tmp_path: Path) -> None:
+    labelled = write_shapes(tmp_path / "labelled", per_class=10)
+    (labelled / "not_pizza").rename(labelled / "burger")  # two labels' folders in one root
+    first_pizza = sorted((labelled / "pizza").iterdir())[0]
+    pool = _pool_root(tmp_path / "other_food", copy_of=first_pizza)
+    known = ("pizza", "burger")
+
+    for label, other in (("pizza", "burger"), ("burger", "pizza")):
+        data = ds.from_folders([labelled, pool], (f"not_{label}", label), known)
+        in_pool = [s for s in data.samples if s.background]
+        assert len(in_pool) == data.background == 10  # both dishes, the positive's copy refused
+        assert {s.target for s in in_pool} == {0}
+        assert {s.path.parent.name for s in in_pool} == {"soup", "rice"}
+        assert data.counts == {f"not_{label}": 20, label: 10}
+        assert data.summary()["background"] == 10
+        assert all(not s.background for s in data.samples if s.path.parent.name == other)
+    assert data.skipped["conflicting_label"] == 0  # for burger the pizza copy is a negative too
+    pizza = ds.from_folders([labelled, pool], ("not_pizza", "pizza"), known)
+    assert pizza.skipped["conflicting_label"] == 1
+    kept = {s.path for s in pizza.samples}
+    assert first_pizza in kept and pool / "soup" / "copy.png" not in kept
+
+
+def test_a_root_with_a_label_folder_is_not_a_pool_and_the_pool_can_be_left_out(
+    tmp_path: Path,
+) -> None:
+    labelled = write_shapes(tmp_path / "labelled", per_class=10)
+    pool = _pool_root(tmp_path / "other_food")
+    without = ds.from_folders([labelled, pool], CLASSES, ("pizza",), background=False)
+    assert without.background == 0 and without.counts == {"not_pizza": 10, "pizza": 10}
+    # not_pizza/ names a label: that root is classes, whatever else it holds
+    mixed = write_shapes(tmp_path / "mixed", per_class=10, seed=4)
+    (mixed / "pizza").rename(mixed / "soup")
+    data = ds.from_folders([labelled, mixed], CLASSES, ("pizza",))
+    assert data.background == 0 and data.counts == {"not_pizza": 30, "pizza": 10}
+    # a pool alone has no positives: the usual error, naming what is missing
+    with pytest.raises(ConfigError, match=r"no pizza/ \(the positives\)"):
+        ds.from_folders([pool], CLASSES, ("pizza",))

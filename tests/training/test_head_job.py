@@ -101,3 +101,63 @@ def test_quantizing_a_head_is_refused(
     backbones.set_current(store, add_backbone(store, backbone_files))
     with pytest.raises(ConfigError, match="--quantize applies to --arch seed and scratch"):
         run(request(store.uri, tmp_path, shapes, labels_file, quantization="int8"))
+
+
+POOL_LABELS = """
+[pizza]
+positive = ["red circles"]
+negative = ["blue squares"]
+
+[background]
+queries = ["grey soup", "brown stew"]
+"""
+
+
+def _scrape_into(store: Store, query: str, kind: str, count: int, seed: int) -> list[str]:
+    """What `traygo scrape` leaves for a query: content-addressed pictures under its prefix."""
+    from tests.training.conftest import shape_png
+    from traygo.images.hashing import sha256_hex
+    from traygo.slug import slugify
+
+    rng, shas = np.random.default_rng(seed), []
+    for _ in range(count):
+        data = shape_png(kind, rng)
+        store.put_bytes(layout.image_key(slugify(query), sha256_hex(data), "png"), data)
+        shas.append(sha256_hex(data))
+    return shas
+
+
+def test_the_store_pool_is_a_negative_for_every_label_by_default(
+    tmp_path: Path, backbone_files, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(tmp_path / "store")
+    backbones.set_current(store, add_backbone(store, backbone_files))
+    labels = tmp_path / "labels.toml"
+    labels.write_text(POOL_LABELS)
+    _scrape_into(store, "red circles", "pizza", 14, 1)
+    _scrape_into(store, "blue squares", "not_pizza", 10, 2)
+    pool = _scrape_into(store, "grey soup", "not_pizza", 6, 3)
+    pool += _scrape_into(store, "brown stew", "not_pizza", 6, 4)
+
+    def train(**kw: object) -> dict:
+        kw.setdefault("min_accuracy", 0.0)
+        req = TrainRequest("pizza", store.uri, tmp_path / "cache", labels_file=str(labels), **kw)  # type: ignore[arg-type]
+        return run(req).metadata
+
+    meta = train()
+    assert meta["dataset"]["counts"] == {"not_pizza": 22, "pizza": 14}
+    assert meta["dataset"]["background"] == 12  # both pool queries, as negatives
+    assert meta["tray"]["calibration"]["false_alarm_target"] == 0.02
+    without = train(background=False, seed=2)
+    assert without["dataset"]["counts"] == {"not_pizza": 10, "pizza": 14}
+    assert without["dataset"]["background"] == 0
+    # never scraped: the label still trains on its own negatives, and the log says what to do
+    fresh = open_store(tmp_path / "fresh")
+    backbones.set_current(fresh, add_backbone(fresh, backbone_files))
+    for key in store.list("images/"):
+        if key.startswith(("images/red-circles/", "images/blue-squares/")):
+            fresh.put_bytes(key, store.get_bytes(key))
+    req = TrainRequest("pizza", fresh.uri, tmp_path / "c2", labels_file=str(labels))
+    req.min_accuracy = 0.0
+    assert run(req).metadata["dataset"]["background"] == 0
+    assert "no background pool" in caplog.text and "traygo scrape --background" in caplog.text

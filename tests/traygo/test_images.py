@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 from traygo.errors import ImageError
 from traygo.images import PREPROCESSING_ID, decode, inspect, preprocess
 from traygo.images.hashing import PhashIndex, hamming, phash, sha256_hex
+from traygo.images.preprocess import preprocess_letterbox
 
 
 def encode(img: Image.Image, fmt: str, **kwargs: object) -> bytes:
@@ -158,3 +159,83 @@ def test_phash_index_finds_near_duplicates_only() -> None:
     for i in range(200):  # growth keeps earlier entries
         index.add(f"{i:016x}", f"n{i}")
     assert len(index) == 202 and index.find("ffffffffffffffff") == "a"
+
+
+# --- letterbox (tray mode): fitted into the square without squashing ---
+
+SQUARE = (448, 448)
+
+
+def disc(size: tuple[int, int], radius: int) -> Image.Image:
+    """A black disc centred on a light picture."""
+    img = Image.new("RGB", size, (220, 220, 220))
+    cx, cy = size[0] // 2, size[1] // 2
+    ImageDraw.Draw(img).ellipse([cx - radius, cy - radius, cx + radius, cy + radius], fill=0)
+    return img
+
+
+def extent(pixels: np.ndarray) -> tuple[int, int]:
+    """(width, height) of the dark pixels' bounding box."""
+    ys, xs = np.nonzero(pixels.max(axis=2) < 110)
+    return int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+
+
+def test_letterbox_keeps_a_circle_round() -> None:
+    data = encode(disc((640, 480), 150), "JPEG", quality=95)
+    fitted = preprocess_letterbox(data, SQUARE)
+    assert fitted.pixels.shape == (448, 448, 3) and fitted.pixels.dtype == np.uint8
+    width, height = extent(fitted.pixels)
+    assert abs(width - 210) <= 2 and abs(height - 210) <= 2  # 300 px * 448/640, both ways
+    squashed_w, squashed_h = extent(preprocess(data, SQUARE))  # the stretch: an ellipse
+    assert squashed_h - squashed_w > 60
+
+
+@pytest.mark.parametrize(
+    ("size", "box"),
+    [
+        ((640, 480), (0.0, 56 / 448, 1.0, 392 / 448)),  # 4:3 -> 448x336, 56 rows above
+        ((1280, 720), (0.0, 98 / 448, 1.0, 350 / 448)),  # 16:9 -> 448x252, 98 rows above
+        ((480, 640), (56 / 448, 0.0, 392 / 448, 1.0)),  # 3:4 -> 336x448, 56 columns left
+    ],
+)
+def test_letterbox_content_box_and_border_mean_padding(
+    size: tuple[int, int], box: tuple[float, float, float, float]
+) -> None:
+    # a mid-grey frame 24 px wide around a red picture: the border mean is the frame's grey
+    img = Image.new("RGB", size, (100, 150, 200))
+    ImageDraw.Draw(img).rectangle([24, 24, size[0] - 25, size[1] - 25], fill=(230, 20, 20))
+    fitted = preprocess_letterbox(encode(img, "PNG"), SQUARE)
+    assert fitted.box == pytest.approx(box)
+    x0, y0, x1, y1 = (round(v * 448) for v in fitted.box)
+    content = fitted.pixels[y0:y1, x0:x1]
+    expected = np.asarray(img.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR))
+    assert np.array_equal(content, expected)  # one bilinear resize, unsquashed
+    edges = np.concatenate([content[0], content[-1], content[1:-1, 0], content[1:-1, -1]])
+    colour = np.rint(edges.mean(axis=0))
+    assert np.abs(colour - (100, 150, 200)).max() <= 2
+    padding = np.ones((448, 448), dtype=bool)
+    padding[y0:y1, x0:x1] = False
+    assert padding.sum() == 448 * 448 - content.shape[0] * content.shape[1] > 0
+    assert (fitted.pixels[padding] == colour).all()
+
+
+def test_letterbox_of_a_square_picture_is_the_stretch() -> None:
+    data = encode(photo_like(6, (512, 512)), "JPEG")
+    fitted = preprocess_letterbox(data, SQUARE)
+    assert fitted.box == (0.0, 0.0, 1.0, 1.0)
+    assert np.array_equal(fitted.pixels, preprocess(data, SQUARE))
+
+
+def test_letterbox_shares_the_decode_exif_and_transparency() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 200x100 sideways: upright it is 100x200, red on top
+    fitted = preprocess_letterbox(
+        encode(quadrants((200, 100)), "JPEG", exif=exif.tobytes()), (64, 64)
+    )
+    assert fitted.box == (0.25, 0.0, 0.75, 1.0)
+    assert fitted.pixels[8, 32, 0] > 200 and fitted.pixels[56, 32, 2] > 200
+    clear = preprocess_letterbox(encode(Image.new("RGBA", (64, 32), (0, 0, 0, 0)), "PNG"), (8, 8))
+    assert (clear.pixels == 255).all()  # flattened onto white, padding white too
+    with pytest.raises(ImageError) as info:
+        preprocess_letterbox(encode(Image.new("1", (20000, 20000)), "PNG"), SQUARE)
+    assert info.value.code == "too_many_pixels"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from traygo.errors import ConfigError
-from traygo.labels import get_label, load_labels
+from traygo.labels import get_label, load_background, load_labels
 from traygo.slug import slugify
 
 
@@ -77,3 +77,42 @@ def test_config_file_from_the_labels_setting(tmp_path: Path) -> None:
 )
 def test_slugify(text: str, slug: str) -> None:
     assert slugify(text) == slug
+
+
+def test_the_shipped_background_pool_is_other_canteen_food_and_no_label() -> None:
+    pool = load_background()
+    labels = load_labels()
+    assert "background" not in labels  # the pool is not a label
+    assert len(pool.queries) >= 20 and len(set(pool.queries)) == len(pool.queries)
+    assert {"pasta dish", "rice dish", "vegetable soup", "bread roll"} <= set(pool.queries)
+    assert any("tray" in q for q in pool.queries)  # trays and plates seen from above
+    words = {w for q in pool.queries for w in slugify(q).split("-")}
+    for label in labels.values():  # no label's own dish among "everything else"
+        for query in label.positive:
+            assert not set(slugify(query).split("-")) <= words, query
+
+
+def test_a_config_without_a_pool_has_an_empty_one(tmp_path: Path) -> None:
+    path = write(tmp_path, '[pizza]\npositive = ["a"]\nnegative = ["b"]')
+    assert load_background(path).queries == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[background]\nqueries = []", "queries must be a non-empty list"),
+        ('[background]\nqueries = ["soup"]\npositive = ["x"]', "one key, queries"),
+        ('[background]\nqueries = ["Pizza"]', "a label's positive query cannot be background"),
+        ("[background]\nqueries = [1]", "is not a string"),
+    ],
+)
+def test_bad_pools_are_refused_with_the_reason(tmp_path: Path, text: str, message: str) -> None:
+    path = write(tmp_path, text + '\n[pizza]\npositive = ["pizza"]\nnegative = ["b"]')
+    with pytest.raises(ConfigError, match=message) as info:
+        load_background(path)
+    assert "[background]" in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_file_with_only_a_pool_defines_no_labels(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="defines no labels"):
+        load_labels(write(tmp_path, '[background]\nqueries = ["soup"]'))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 
@@ -17,6 +19,8 @@ from traygo.images.decode import (
 
 # Named in every model's metadata; bump it when the output of preprocess() changes.
 PREPROCESSING_ID = "traygo-rgb-bilinear-v1"
+# preprocess_letterbox(): the same decode, fitted into the size without squashing (tray mode).
+LETTERBOX_ID = "traygo-rgb-letterbox-v1"
 DEFAULT_SIZE = (180, 180)  # (height, width), the seed's input
 _WHITE = (255, 255, 255)
 _STRIP_BYTES = 1024 * 1024  # converted a band of rows at a time: no full-size temporaries
@@ -41,19 +45,50 @@ def preprocess(
     """Bytes → uint8 array of shape (height, width, 3): decoded, upright, RGB, resized.
 
     The image is stretched to the size (no crop), as Keras' image_dataset_from_directory does,
-    so models trained the seed's way see the same pixels. A JPEG is decoded at 1/2, 1/4 or 1/8
-    scale while staying >= the target on both axes whatever the EXIF rotation (hence the max).
+    so models trained the seed's way see the same pixels.
     """
-    img = prepare(open_header(data, max_pixels), max_pixels, max_bytes, draft_to=max(size))
-    return _finish(load(img, max_bytes), size, max_bytes)
+    return _stretch(_decode(data, size, max_pixels, max_bytes), size)
+
+
+@dataclass(frozen=True, eq=False)  # holds an array: no field-wise ==
+class Letterbox:
+    """A picture fitted into a fixed size without squashing: `pixels` (height, width, 3) uint8,
+    and `box`, where the picture sits in them: x0, y0, x1, y1 as fractions of the width and
+    height (x right, y down). The rest is padding."""
+
+    pixels: np.ndarray
+    box: tuple[float, float, float, float]
+
+
+def preprocess_letterbox(
+    data: bytes,
+    size: tuple[int, int],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+) -> Letterbox:
+    """Bytes → the picture scaled to fit `size` (height, width) keeping its aspect ratio,
+    centred, the rest padded with the mean colour of its outermost pixels (so a tray picture's
+    padding looks like more tray surface, not a hard edge).
+
+    The same decode as preprocess() (budget, draft, EXIF, transparency, RGB), then one
+    bilinear resize straight to the fitted size: no slower than the stretch.
+    """
+    return _letterbox(_decode(data, size, max_pixels, max_bytes), size)
 
 
 def preprocess_image(img: Image.Image, size: tuple[int, int] = DEFAULT_SIZE) -> np.ndarray:
     """A decoded PIL image → uint8 array (height, width, 3); see preprocess()."""
-    return _finish(img, size, None)
+    return _stretch(_upright_rgb(img, None), size)
 
 
-def _finish(img: Image.Image, size: tuple[int, int], max_bytes: int | None) -> np.ndarray:
+def _decode(data: bytes, size: tuple[int, int], max_pixels: int, max_bytes: int) -> Image.Image:
+    """Decoded, upright, RGB. A JPEG is decoded at 1/2, 1/4 or 1/8 scale while staying >= the
+    target on both axes whatever the EXIF rotation (hence the max)."""
+    img = prepare(open_header(data, max_pixels), max_pixels, max_bytes, draft_to=max(size))
+    return _upright_rgb(load(img, max_bytes), max_bytes)
+
+
+def _upright_rgb(img: Image.Image, max_bytes: int | None) -> Image.Image:
     # RGB first, then upright: both are per-pixel, so the order does not change the output,
     # and converting first lets the decoded original be freed before the turn.
     turn = _TURNS.get(img.getexif().get(ORIENTATION, 1))
@@ -62,10 +97,49 @@ def _finish(img: Image.Image, size: tuple[int, int], max_bytes: int | None) -> n
         if max_bytes is not None:  # EXIF found only after the pixels: check before turning
             check_budget(img, 2 * img.size[0] * img.size[1] * 4, max_bytes)
         img = img.transpose(turn)
-    height, width = size
+    return img
+
+
+def _resize(img: Image.Image, width: int, height: int) -> np.ndarray:
     if img.size != (width, height):
         img = img.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=None)
     return np.asarray(img, dtype=np.uint8)
+
+
+def _stretch(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    height, width = size
+    return _resize(img, width, height)
+
+
+def _letterbox(img: Image.Image, size: tuple[int, int]) -> Letterbox:
+    height, width = size
+    scale = min(width / img.size[0], height / img.size[1])
+    fit_w = min(width, max(1, round(img.size[0] * scale)))
+    fit_h = min(height, max(1, round(img.size[1] * scale)))
+    picture = _resize(img, fit_w, fit_h)
+    left, top = (width - fit_w) // 2, (height - fit_h) // 2
+    box = (left / width, top / height, (left + fit_w) / width, (top + fit_h) / height)
+    if (fit_w, fit_h) == (width, height):
+        return Letterbox(picture, box)
+    pixels = np.empty((height, width, 3), dtype=np.uint8)
+    pixels[top : top + fit_h, left : left + fit_w] = picture
+    # Fill only the padding, a whole row of the colour at a time (broadcasting one 3-byte
+    # colour over every pixel is ~10x slower).
+    rows = pixels.reshape(height, width * 3)
+    row = np.tile(border_mean(picture), width)
+    rows[:top] = row
+    rows[top + fit_h :] = row
+    rows[top : top + fit_h, : left * 3] = row[: left * 3]
+    rows[top : top + fit_h, (left + fit_w) * 3 :] = row[(left + fit_w) * 3 :]
+    return Letterbox(pixels, box)
+
+
+def border_mean(picture: np.ndarray) -> np.ndarray:
+    """The mean colour (uint8 RGB) of a (height, width, 3) picture's outermost pixels: its
+    first and last rows and columns (a corner counted once)."""
+    edges = np.concatenate([picture[0], picture[-1], picture[1:-1, 0], picture[1:-1, -1]])
+    mean: np.ndarray = np.rint(edges.mean(axis=0)).astype(np.uint8)
+    return mean
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
