@@ -22,7 +22,6 @@ from traygo.store import Store
 log = logging.getLogger(__name__)
 
 
-
 def sync_label(store: Store, label: Label, cache: Path) -> dict[int, list[Path]]:
     """Local files per target (0 negative queries, 1 positive queries) for `label`."""
     by_target: dict[int, list[Path]] = {0: [], 1: []}
