@@ -6,9 +6,10 @@ for 1 and for 6 live labels. Ours: the shared backbone once, then a head per lab
 demo heads, plus a sixth), as a single photo (mode=photo) and as a tray (mode=tray, the API's
 default). The seed's way: one Keras CNN per label, model.predict on each.
 
-Tray mode fits the picture into the backbone's 448 px square by letterboxing it (the default);
-the old way stretched it. Both run here on the same pictures, the 512x512 JPEG and a 640x480
-(4:3) one, with their p50s, the ratio and the request's own preprocess_ms p50.
+Tray mode runs the backbone's map pass on the picture's own aspect ratio at about the 448 px
+square's pixel count (the default: 384 x 512 for 4:3); the old way stretched it to the square.
+Both run here on the same pictures, the 512x512 JPEG and a 640x480 (4:3) one, with their p50s,
+the ratio and the request's own preprocess_ms p50.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def make_jpeg(path: Path, width: int = 512, height: int = 512) -> None:
 
 PICTURES = {"512x512": (512, 512), "640x480 (4:3)": (640, 480)}
 SQUARE = "512x512"
-TRAY_FITS = {"tray-stretch": "stretch", "tray": "pad"}  # the old way, the new (default) way
+TRAY_FITS = {"tray-stretch": "stretch", "tray": "aspect"}  # the old way, the new (default) way
 
 
 LABELS = ("pizza", "burger", "fries", "hot_dog", "sandwich", "pizza_slice")
@@ -232,7 +233,7 @@ def main() -> None:
         "keras": "seed's way: a Keras CNN per label",
         "photo": "traygo, mode=photo: backbone at 224 + heads",
         "tray-stretch": "traygo, mode=tray, stretched (old): backbone at 448, 10 regions x heads",
-        "tray": "traygo, mode=tray, letterboxed: backbone at 448, 10 regions x heads",
+        "tray": "traygo, mode=tray, own aspect: backbone at ~448², 10 regions x heads",
     }
     print(
         "| serving | picture | labels | cold start s | warm p50 ms | warm p95 ms | "
@@ -247,8 +248,8 @@ def main() -> None:
         )
     print()
     print(
-        "| tray mode | labels | stretch p50 ms | letterbox p50 ms | letterbox / stretch | "
-        "preprocess p50 ms: stretch | letterbox |"
+        "| tray mode | labels | stretch p50 ms | own aspect p50 ms | own aspect / stretch | "
+        "preprocess p50 ms: stretch | own aspect |"
     )
     print("|---|---|---|---|---|---|---|")
     for pic in PICTURES:

@@ -17,7 +17,8 @@ Per label, averaged over the four held-out classes where a fold applies:
 - balanced accuracy / ROC AUC on the held-out fastfood photos (photo mode), on new canteen trays
   of held-out photos (2 to 5 items, fast food and the unseen class, on surfaces), and on the old
   2 x 2 trays of held-out fastfood photos;
-- 4:3 canteen trays scored letterboxed (served) and squashed to a square (before).
+- 4:3 canteen trays scored on their own aspect ratio (served: 384 x 512), letterboxed into the
+  448 px square, and squashed to it (before).
 """
 
 from __future__ import annotations
@@ -149,7 +150,9 @@ def canteen_trays(
     return trays
 
 
-def answers(store: Path, items: list[Item], mode: str, fit: str = "pad") -> dict[str, np.ndarray]:
+def answers(
+    store: Path, items: list[Item], mode: str, fit: str = "aspect"
+) -> dict[str, np.ndarray]:
     """Per label, [items, 2]: probability and present, through the serving code."""
     from lambdas.inference.models import LiveModels
     from lambdas.inference.predict import predict
@@ -202,13 +205,15 @@ def _measure_unseen(
     }
     canteen = sets["canteen"][unseen]
     served = answers(store, canteen, "tray")
-    squashed = answers(store, sets["canteen_43"][unseen], "tray", "stretch")
-    padded = answers(store, sets["canteen_43"][unseen], "tray", "pad")
+    fits = {
+        f"4:3 {name}": answers(store, sets["canteen_43"][unseen], "tray", fit)
+        for fit, name in (("stretch", "squashed"), ("pad", "letterboxed"), ("aspect", "own aspect"))
+    }
     for label in LABELS:
         for column, got in columns.items():
             r[label].setdefault(column, []).append((float(got[label][:, 1].mean()), float("nan")))
         r[label].setdefault("canteen trays", []).append(metrics(canteen, label, served[label]))
-        for column, got in (("4:3 squashed", squashed), ("4:3 letterboxed", padded)):
+        for column, got in fits.items():
             r[label].setdefault(column, []).append(
                 metrics(sets["canteen_43"][unseen], label, got[label])
             )
@@ -268,6 +273,7 @@ COLUMNS = (
     "2x2 trays",
     "4:3 squashed",
     "4:3 letterboxed",
+    "4:3 own aspect",
 )
 
 

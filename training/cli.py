@@ -59,7 +59,7 @@ def _choice(flag: str, dest: str, choices: tuple[str, ...], help: str) -> Callab
     "TFLite quantization for seed and scratch (float32 input and output kept).",
 )
 @config.option("min_accuracy")
-@config.option("tray_false_alarm")
+@config.option("false_alarm")
 @click.option(
     "--no-background",
     is_flag=True,
@@ -101,7 +101,7 @@ def app(**options: object) -> None:
         batch_job_id=options["batch_job_id"],  # type: ignore[arg-type]
         labels_file=conf.labels_file,
         background=not options["no_background"],
-        tray_false_alarm=conf.tray_false_alarm,
+        false_alarm=conf.false_alarm,
     )
     if not options["all_labels"]:
         _report(run(request), prefix="")

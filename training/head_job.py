@@ -50,7 +50,8 @@ def train_head(
     samples = _split(data.samples, req.seed)
     arrays = _arrays(samples, data.samples, features)
     fitted = head.fit(arrays.train, arrays.monitor, req.epochs, req.seed)
-    evaluation = evaluate_model(fitted.model, arrays, label.classes)
+    pool = np.array([s.background for s in samples["monitor"]], dtype=bool)
+    evaluation = evaluate_model(fitted.model, arrays, label.classes, pool, req.false_alarm)
     head_bytes = tflite.convert(fitted.model, "none", arrays.train[0][:1])
     checked = parity.check(
         head_bytes, evaluation["val_logits"], *arrays.validation, evaluation["threshold"], "none"
@@ -118,7 +119,7 @@ def _tray(
         samples["validation"],
         req.seed,
         int(spec["size"]),
-        req.tray_false_alarm,
+        req.false_alarm,
         req.tray_layout,
     )
     if tray.get("metrics"):

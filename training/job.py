@@ -32,6 +32,7 @@ from traygo.store import open_store
 log = logging.getLogger(__name__)
 
 MONITOR_FRACTION = 0.125  # of the training split: 10% of all images watch early stopping
+MIN_POOL_PHOTOS = 20  # early-stopping pool photos needed to hold a photo false-alarm rate
 
 
 @dataclass
@@ -51,7 +52,7 @@ class TrainRequest:
     batch_job_id: str | None = None  # set under AWS Batch: names the run's checkpoints
     labels_file: str | None = None
     background: bool = True  # train against the background pool (store or --images root)
-    tray_false_alarm: float = 0.02  # the tray threshold holds this false-alarm rate per tray
+    false_alarm: float = 0.02  # thresholds hold this false-alarm rate: per tray, per pool photo
     tray_layout: str = "canteen"  # "grid": the 2x2 calibration trays before the pool (benches)
     callbacks: list[keras.callbacks.Callback] = field(default_factory=list)
 
@@ -217,14 +218,33 @@ def _split_arrays(data: ds.Dataset, req: TrainRequest) -> Split:
     return Split(arrays(fitting), arrays(monitor), arrays(validation))
 
 
-def evaluate_model(model: keras.Model, arrays: Split, classes: tuple[str, str]) -> dict[str, Any]:
+def evaluate_model(
+    model: keras.Model,
+    arrays: Split,
+    classes: tuple[str, str],
+    pool: np.ndarray | None = None,
+    false_alarm: float = 0.02,
+) -> dict[str, Any]:
+    """The photo threshold from the early-stopping split, and scores on the validation split.
+
+    `pool` marks the early-stopping photos from the background pool: when there are enough, the
+    threshold also keeps false alarms on them within `false_alarm` (never below the cut with
+    the best balanced accuracy), as the tray threshold does on trays."""
     monitor_probs = evaluate.probabilities(model.predict(arrays.monitor[0], verbose=0))
-    threshold = evaluate.choose_threshold(arrays.monitor[1], monitor_probs)
+    best_cut = evaluate.choose_threshold(arrays.monitor[1], monitor_probs)
+    threshold, calibration = best_cut, {"best_balanced_cut": best_cut, "pool_photos": 0}
+    if pool is not None and pool.sum() >= MIN_POOL_PHOTOS:
+        held = evaluate.threshold_for_false_alarms(
+            np.zeros(int(pool.sum()), np.int64), monitor_probs[pool], false_alarm
+        )
+        threshold = max(best_cut, held)
+        calibration |= {"false_alarm_target": false_alarm, "pool_photos": int(pool.sum())}
     val_logits = model.predict(arrays.validation[0], verbose=0)
     val_probs = evaluate.probabilities(val_logits)
     metrics = evaluate.score(arrays.validation[1], val_probs, threshold, classes)
     return {
         "threshold": threshold,
+        "threshold_calibration": calibration,
         "val_logits": val_logits,
         "val_probs": val_probs,
         "metrics": metrics,
@@ -271,6 +291,7 @@ def version_metadata(
         },
         "output": {"kind": "logits", "positive_index": 1},
         "threshold": threshold,
+        "threshold_calibration": evaluation.get("threshold_calibration", {}),
         "metrics": metrics,
         "dataset": data.summary(),
         "training": {

@@ -179,11 +179,12 @@ _SETTINGS: list[Setting] = [
         _fraction,
     ),
     Setting(
-        "tray_false_alarm",
-        ("TRAYGO_TRAY_FALSE_ALARM",),
+        "false_alarm",
+        ("TRAYGO_FALSE_ALARM",),
         0.02,
-        "Most false alarms per tray a head's tray threshold may allow on its calibration trays "
-        "(0 to 1); a lower rate costs recall, shown on the model card.",
+        "Most false alarms a head's thresholds may allow (0 to 1): per tray on its calibration "
+        "trays, per photo on the background pool's held-out photos; a lower rate costs recall, "
+        "shown on the model card.",
         _fraction,
     ),
     # --- infra / submit ---

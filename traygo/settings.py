@@ -58,7 +58,7 @@ class TrainSettings:
     epochs: int | None
     seed: int
     min_accuracy: float
-    tray_false_alarm: float
+    false_alarm: float
 
 
 def resolve(

@@ -20,6 +20,9 @@ import numpy as np
 
 TRAY_SIZE = 448  # the tray input of the 224 px backbone: 2 x 2 photos at the training size
 STEPS = 3  # window positions per axis
+STRIDE = 32  # the backbone's output stride: a tray pass's sides are multiples of it
+MAX_ASPECT = 2.0  # a wider (or taller) picture is laid out at 2:1 (squashed the rest of the way)
+AREA_WEIGHT = 0.2  # tray_shape: a quarter of the pixels left unused costs as much as 5% squash
 
 
 def tray_size(photo_size: int) -> int:
@@ -36,16 +39,44 @@ class Region:
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 as fractions of the picture
 
 
-def regions(grid: int) -> list[Region]:
-    """The whole picture and the 3 x 3 half-size windows, on a feature map of grid x grid."""
-    found = [Region("whole", slice(0, grid), slice(0, grid), (0.0, 0.0, 1.0, 1.0))]
-    half = grid // 2
-    starts = np.linspace(0, grid - half, STEPS).round().astype(int)
-    for r, top in enumerate(starts):
-        for c, left in enumerate(starts):
-            box = (left / grid, top / grid, (left + half) / grid, (top + half) / grid)
-            found.append(Region(f"r{r}c{c}", slice(top, top + half), slice(left, left + half), box))
+def regions(grid: int | tuple[int, int]) -> list[Region]:
+    """The whole picture and the 3 x 3 half-size windows, on a feature map of grid x grid (or
+    (rows, cols) for a picture laid out on its own aspect ratio: half-height, half-width)."""
+    rows, cols = (grid, grid) if isinstance(grid, int) else grid
+    found = [Region("whole", slice(0, rows), slice(0, cols), (0.0, 0.0, 1.0, 1.0))]
+    half_rows, half_cols = rows // 2, cols // 2
+    tops = np.linspace(0, rows - half_rows, STEPS).round().astype(int)
+    lefts = np.linspace(0, cols - half_cols, STEPS).round().astype(int)
+    for r, top in enumerate(tops):
+        for c, left in enumerate(lefts):
+            box = (left / cols, top / rows, (left + half_cols) / cols, (top + half_rows) / rows)
+            where = (slice(top, top + half_rows), slice(left, left + half_cols))
+            found.append(Region(f"r{r}c{c}", *where, box))
     return found
+
+
+def tray_shape(
+    width: int, height: int, side: int = TRAY_SIZE, stride: int = STRIDE
+) -> tuple[int, int]:
+    """(height, width) of a tray picture's backbone pass: at most about side x side pixels (the
+    cost of the square pass), each side a multiple of the backbone's stride, near the picture's
+    own aspect ratio (clamped to MAX_ASPECT) without giving up many pixels: the shape with the
+    least |log aspect error| + AREA_WEIGHT x the share of the pixel budget left unused. A 4:3
+    picture is scored at 384 x 512 and 16:9 at 320 x 576 instead of 448 x 448."""
+    ratio = min(max(width / height, 1 / MAX_ASPECT), MAX_ASPECT)
+    budget = side * side * 1.02  # rounding to the stride may take a little more
+    best: tuple[float, int, int, int] | None = None
+    for rows in range(stride, 2 * side + 1, stride):
+        widest = int(budget / rows) // stride * stride
+        cols = min(max(stride, round(ratio * rows / stride) * stride), widest)
+        if cols < stride:
+            break
+        unused = 1 - rows * cols / (side * side)
+        error = abs(np.log(cols / rows / ratio)) + AREA_WEIGHT * max(unused, 0.0)
+        candidate = (round(error, 9), -rows * cols, rows, cols)
+        best = candidate if best is None or candidate < best else best
+    assert best is not None
+    return best[2], best[3]
 
 
 def pooled(feature_map: np.ndarray, where: list[Region]) -> np.ndarray:

@@ -32,9 +32,13 @@ class ModelError(TraygoError):
 
 
 class _Tflite:
-    """One interpreter; an interpreter runs one invoke at a time, hence the lock."""
+    """One interpreter; an interpreter runs one invoke at a time, hence the lock. A `resizable`
+    one (the fully convolutional tray map) takes any input height and width: it is resized
+    when a request's shape differs from the last one (a camera keeps its shape, so rarely)."""
 
-    def __init__(self, name: str, model: bytes, expected_input: list[int]) -> None:
+    def __init__(
+        self, name: str, model: bytes, expected_input: list[int], resizable: bool = False
+    ) -> None:
         try:
             self._interpreter = Interpreter(model_content=model, num_threads=1)
             self._interpreter.allocate_tensors()
@@ -50,10 +54,16 @@ class _Tflite:
         self._input = source["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._lock = threading.Lock()
+        self._shape = tuple(expected_input)
+        self._resizable = resizable
         self.invocations = 0
 
     def invoke(self, batch: np.ndarray) -> np.ndarray:
         with self._lock:
+            if self._resizable and batch.shape != self._shape:
+                self._interpreter.resize_tensor_input(self._input, list(batch.shape))
+                self._interpreter.allocate_tensors()
+                self._shape = batch.shape
             self._interpreter.set_tensor(self._input, batch.astype(np.float32))
             self._interpreter.invoke()
             self.invocations += 1
@@ -131,7 +141,11 @@ class LoadedBackbone:
         if tray_model is not None:
             side = int(meta["tray"]["size"])
             self.tray_size: tuple[int, int] = (side, side)
-            self._tray = _Tflite(f"backbone {version} (tray)", tray_model, [1, side, side, 3])
+            # the map's cells: a tray pass takes any multiple of it (traygo.tray.tray_shape)
+            self.tray_stride = side // int(meta["tray"].get("grid") or side // 32)
+            self._tray = _Tflite(
+                f"backbone {version} (tray)", tray_model, [1, side, side, 3], resizable=True
+            )
 
     @property
     def invocations(self) -> int:
@@ -146,7 +160,8 @@ class LoadedBackbone:
         return self._model.invoke(image[None])
 
     def run_map(self, image: np.ndarray) -> np.ndarray:
-        """The [grid, grid, features] map of one preprocessed tray picture at `tray_size`."""
+        """The [rows, cols, features] map of one preprocessed tray picture: at `tray_size`, or
+        any height and width that are multiples of 32 (`traygo.tray.tray_shape`)."""
         if self._tray is None:
             raise ModelError(f"backbone {self.version} has no tray model", "backbone_no_tray")
         return self._tray.invoke(image[None])

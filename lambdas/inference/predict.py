@@ -15,7 +15,12 @@ from lambdas.inference.errors import ApiError, from_image_error
 from lambdas.inference.interpreter import LoadedHead
 from lambdas.inference.models import LiveModels
 from traygo.errors import ImageError
-from traygo.images.preprocess import Letterbox, preprocess, preprocess_letterbox
+from traygo.images.preprocess import (
+    Letterbox,
+    preprocess,
+    preprocess_letterbox,
+    preprocess_tray,
+)
 from traygo.tray import FULL, Region, in_picture, pooled, regions
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,14 @@ class _Request:
                 self.arrays[size] = preprocess(self.image, size, self.max_pixels)
         return self.arrays[size]
 
+    def tray(self, side: int, stride: int) -> np.ndarray:
+        """The picture on its own aspect ratio at about side x side pixels (tray mode)."""
+        key = (-side, -stride)  # apart from the stretched sizes in `arrays`
+        if key not in self.arrays:
+            with self.timed("preprocess_ms"), _image_errors():
+                self.arrays[key] = preprocess_tray(self.image, side, stride, self.max_pixels)
+        return self.arrays[key]
+
     def letterbox(self, size: tuple[int, int]) -> Letterbox:
         """The picture fitted into `size` unsquashed (tray mode), done once per size."""
         if size not in self.letterboxes:
@@ -80,11 +93,13 @@ def _image_errors() -> Iterator[None]:
 
 MODES = ("tray", "photo")
 WHOLE = Region("whole", slice(None), slice(None), FULL)
-# How tray mode fits the picture into the backbone's square: "pad" letterboxes it (aspect
-# ratio kept, boxes mapped back into the picture), "stretch" squashes it (the old way, kept for
-# benchmarks). Not an API parameter; predict(tray_fit=...) overrides it per call.
-TRAY_FITS = ("pad", "stretch")
-TRAY_FIT = "pad"
+# How tray mode gives the picture to the backbone's map pass: "aspect" on its own aspect ratio
+# at about the square's pixel count (measured best on 4:3 and 16:9 trays, docs/training.md);
+# "pad" letterboxes it into the square (boxes mapped back into the picture); "stretch" squashes
+# it (the old way). The last two are kept for benchmarks: not an API parameter;
+# predict(tray_fit=...) overrides it per call.
+TRAY_FITS = ("aspect", "pad", "stretch")
+TRAY_FIT = "aspect"
 
 
 def predict(
@@ -96,7 +111,7 @@ def predict(
     tray_fit: str | None = None,
 ) -> dict[str, Any]:
     """`tray`: every label in every region of the picture, present if any region says so (one
-    backbone pass at the tray size, the picture letterboxed into it). `photo`: the whole
+    backbone pass at about the tray size, on the picture's aspect ratio). `photo`: the whole
     picture as one dish (one pass at the training size). `tray_fit`: see TRAY_FIT."""
     if mode not in MODES:
         raise ApiError(400, "bad_mode", f"mode={mode!r}: use one of {', '.join(MODES)}")
@@ -159,14 +174,10 @@ def _score_heads(
         return [], backbone.version, list(refused.values())
     model = backbone.model
     if mode == "tray" and model.has_tray:
-        if fit == "pad":
-            fitted = request.letterbox(model.tray_size)
-            pixels, content = fitted.pixels, fitted.box
-        else:
-            pixels, content = request.pixels(model.tray_size), FULL
+        pixels, content = _tray_pixels(request, model, fit)
         with request.timed("backbone_ms"):
             feature_map = model.run_map(pixels)
-        where = regions(feature_map.shape[0])
+        where = regions(feature_map.shape[:2])
         features = pooled(feature_map, where)
         where = in_picture(where, content)  # boxes: fractions of the client's picture
     else:
@@ -182,6 +193,19 @@ def _score_heads(
             threshold = head.tray_threshold if len(where) > 1 else head.threshold
             answers.append(_answer(head, probs[best], threshold, where[best]))
     return answers, backbone.version, list(refused.values())
+
+
+def _tray_pixels(
+    request: _Request, model: Any, fit: str
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """The tray picture for the map pass, and where the client's picture sits in it."""
+    size = model.tray_size
+    if fit == "aspect":
+        return request.tray(size[0], model.tray_stride), FULL
+    if fit == "pad":
+        fitted = request.letterbox(size)
+        return fitted.pixels, fitted.box
+    return request.pixels(size), FULL
 
 
 def _foreign_heads(heads: dict[str, Any], loaded: str | None) -> dict[str, dict[str, str]]:

@@ -110,7 +110,8 @@ def test_an_unknown_mode_is_a_clear_400(live: Registry) -> None:
     assert "tray, photo" in answer["error"]["message"]
 
 
-# --- a picture that is not square: letterboxed into the tray square, boxes in the picture ---
+# --- a picture that is not square: scored on its own aspect ratio (or, for benchmarks,
+# letterboxed into the tray square, boxes mapped back into the picture) ---
 
 
 def picture(width: int, height: int, red: tuple[int, int, int, int]) -> bytes:
@@ -122,9 +123,18 @@ def picture(width: int, height: int, red: tuple[int, int, int, int]) -> bytes:
     return buf.getvalue()
 
 
-# 4:3, 128x96: letterboxed into the 64 px tray square as 64x48 at rows 8..56. The red item is
-# the picture's centre half: it fills 3/4 of the centre window (rows 16..48 of the square).
+# 4:3, 128x96: scored at 48x64 (the tiny backbone's stride is 16); letterboxed, it would sit in
+# the 64 px tray square as 64x48 at rows 8..56. The red item is the picture's centre half: it
+# fills 3/4 of the centre window (rows 16..48 of the square).
 CENTRED_4_3 = picture(128, 96, (32, 24, 96, 72))
+
+
+@pytest.fixture
+def padded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tray mode letterboxes, as benchmarks can ask (predict.TRAY_FIT)."""
+    from lambdas.inference import predict as prediction
+
+    monkeypatch.setattr(prediction, "TRAY_FIT", "pad")
 
 
 @pytest.fixture
@@ -147,7 +157,39 @@ def pizza(answer: dict) -> dict:
     return next(p for p in answer["predictions"] if p["label"] == "pizza")
 
 
-def test_a_4_3_picture_is_letterboxed_not_squashed(live: Registry, sent: list) -> None:
+def test_a_4_3_picture_is_scored_on_its_own_aspect_ratio(live: Registry, sent: list) -> None:
+    status, answer = ask(CENTRED_4_3)
+    assert status == 200
+    (pixels,) = sent
+    assert pixels.shape == (48, 64, 3)  # one pass, about the tray square's pixel count
+    assert np.array_equal(pixels, preprocess(CENTRED_4_3, (48, 64)))
+    red = np.argwhere(pixels[..., 0] > 200)  # the item keeps its 4:3 shape: 32x24 px
+    assert (red.max(axis=0) - red.min(axis=0) + 1).tolist() == [24, 32]
+    found = pizza(answer)  # on a 3 x 4 map: the centre window, boxes in the picture as they are
+    assert found["present"] is True
+    assert found["region"] == {"name": "r1c1", "box": [0.25, 0.3333, 0.75, 0.6667]}
+
+
+@pytest.mark.parametrize(
+    ("size", "shape"), [((128, 72), (48, 80)), ((72, 128), (80, 48)), ((96, 96), (64, 64))]
+)
+def test_each_shape_gets_its_own_pass_and_the_square_one_after(
+    live: Registry, sent: list, size: tuple[int, int], shape: tuple[int, int]
+) -> None:
+    width, height = size
+    _, answer = ask(picture(width, height, (0, 0, width // 2, height // 2)))
+    assert sent[-1].shape == (*shape, 3)
+    assert pizza(answer)["present"] is True
+    assert pizza(answer)["region"]["name"] == "r0c0"  # the top-left item, found where it is
+    for cell in (0, 3):  # the interpreter, resized for that shape, serves a square tray again
+        _, answer = ask(tray(cell))
+        assert sent[-1].shape == (64, 64, 3)
+        assert (pizza(answer)["region"]["name"], pizza(answer)["region"]["box"]) == QUADRANTS[cell]
+
+
+def test_a_4_3_picture_is_letterboxed_not_squashed(
+    live: Registry, sent: list, padded: None
+) -> None:
     status, _ = ask(CENTRED_4_3)
     assert status == 200
     (pixels,) = sent
@@ -161,7 +203,9 @@ def test_a_4_3_picture_is_letterboxed_not_squashed(live: Registry, sent: list) -
     assert (pixels[:8] == BLUE).all() and (pixels[56:] == BLUE).all()
 
 
-def test_region_boxes_are_fractions_of_the_picture(live: Registry) -> None:
+def test_letterboxed_region_boxes_are_fractions_of_the_picture(
+    live: Registry, padded: None
+) -> None:
     _, answer = ask(CENTRED_4_3)
     found = pizza(answer)
     assert found["present"] is True and found["region"]["name"] == "r1c1"
@@ -171,8 +215,8 @@ def test_region_boxes_are_fractions_of_the_picture(live: Registry) -> None:
 
 @pytest.mark.parametrize("size", [(128, 96), (128, 72), (72, 128)])
 @pytest.mark.parametrize("corner", [0, 3])
-def test_a_region_box_never_leaves_the_picture(
-    live: Registry, size: tuple[int, int], corner: int
+def test_a_letterboxed_region_box_never_leaves_the_picture(
+    live: Registry, size: tuple[int, int], corner: int, padded: None
 ) -> None:
     width, height = size
     row, col = divmod(corner, 2)
@@ -233,3 +277,29 @@ def test_picture_box_maps_the_square_into_the_picture() -> None:
     assert picture_box((0.25, 0.25, 0.75, 0.75), wide) == pytest.approx(
         (0.25, (112 - 98) / 252, 0.75, (336 - 98) / 252)
     )
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "shape"),
+    [
+        (640, 480, (384, 512)),  # 4:3: exact, 98% of the square's pixels
+        (1920, 1080, (320, 576)),  # 16:9: 1.8:1, 92%
+        (480, 640, (512, 384)),
+        (1000, 1000, (448, 448)),
+        (5000, 1000, (288, 576)),  # wider than 2:1 is laid out at 2:1
+    ],
+)
+def test_tray_shapes_keep_the_aspect_ratio_at_the_square_cost(
+    width: int, height: int, shape: tuple[int, int]
+) -> None:
+    from traygo.tray import regions, tray_shape
+
+    rows, cols = tray_shape(width, height)
+    assert (rows, cols) == shape
+    assert rows % 32 == 0 and cols % 32 == 0 and rows * cols <= 448 * 448 * 1.02
+    where = regions((rows // 32, cols // 32))
+    assert len(where) == 10 and where[0].box == (0.0, 0.0, 1.0, 1.0)
+    for region in where[1:]:  # half-height, half-width windows, inside the map
+        assert region.rows.stop - region.rows.start == rows // 32 // 2
+        assert region.cols.stop - region.cols.start == cols // 32 // 2
+        assert region.rows.stop <= rows // 32 and region.cols.stop <= cols // 32

@@ -194,3 +194,40 @@ def test_trains_from_the_s3_store(tmp_path: Path, labels_file: Path, s3_bucket: 
     assert result.metadata["dataset"]["skipped"] == {"not_an_image": 1}
     assert store.exists(layout.metadata_key("pizza", result.version))
     assert result.where.startswith(f"s3://{s3_bucket}/train-test/models/pizza/")
+
+
+class _Scores:
+    """A stand-in model whose P(present) is the first feature (logits 0 and logit(p))."""
+
+    def predict(self, x: np.ndarray, verbose: int = 0) -> np.ndarray:
+        p = np.clip(x[:, 0], 1e-6, 1 - 1e-6)
+        return np.stack([np.zeros(len(p)), np.log(p / (1 - p))], axis=1)
+
+
+def test_the_photo_threshold_holds_the_false_alarm_rate_on_pool_photos() -> None:
+    from training.job import Split, evaluate_model
+
+    positives = np.linspace(0.55, 1.0, 40)
+    others = np.linspace(0.0, 0.45, 40)  # the label's own negatives: well below
+    pool = np.linspace(0.0, 0.9, 50)  # other food: some of it scores like the label
+    scores = np.concatenate([positives, others, pool])[:, None]
+    targets = np.array([1] * 40 + [0] * 90)
+    is_pool = np.array([False] * 80 + [True] * 50)
+    arrays = Split((scores, targets), (scores, targets), (scores, targets))
+
+    plain = evaluate_model(_Scores(), arrays, ("not_x", "x"))
+    held = evaluate_model(_Scores(), arrays, ("not_x", "x"), is_pool, 0.02)
+
+    assert plain["threshold_calibration"] == {
+        "best_balanced_cut": plain["threshold"],
+        "pool_photos": 0,
+    }
+    calibration = held["threshold_calibration"]
+    assert calibration["false_alarm_target"] == 0.02 and calibration["pool_photos"] == 50
+    assert calibration["best_balanced_cut"] == plain["threshold"]
+    assert held["threshold"] > plain["threshold"]
+    assert (pool >= held["threshold"]).sum() <= 1  # 2% of 50
+    assert (pool >= plain["threshold"]).sum() > 1
+    assert held["metrics"]["threshold"] == held["threshold"]  # scored at the held cut
+    few = evaluate_model(_Scores(), arrays, ("not_x", "x"), is_pool & (np.arange(130) < 90), 0.02)
+    assert few["threshold"] == plain["threshold"]  # 10 pool photos: too few to hold a rate

@@ -16,10 +16,14 @@ from traygo.images.decode import (
     open_header,
     prepare,
 )
+from traygo.tray import tray_shape
 
 # Named in every model's metadata; bump it when the output of preprocess() changes.
 PREPROCESSING_ID = "traygo-rgb-bilinear-v1"
-# preprocess_letterbox(): the same decode, fitted into the size without squashing (tray mode).
+# preprocess_tray(): the same decode, resized to the picture's own aspect ratio (tray mode).
+TRAY_ID = "traygo-rgb-aspect-v1"
+# preprocess_letterbox(): the same decode, fitted into the size without squashing (measured
+# worse than preprocess_tray on 4:3 and 16:9 trays; kept for benchmarks).
 LETTERBOX_ID = "traygo-rgb-letterbox-v1"
 DEFAULT_SIZE = (180, 180)  # (height, width), the seed's input
 _WHITE = (255, 255, 255)
@@ -74,6 +78,22 @@ def preprocess_letterbox(
     bilinear resize straight to the fitted size: no slower than the stretch.
     """
     return _letterbox(_decode(data, size, max_pixels, max_bytes), size)
+
+
+def preprocess_tray(
+    data: bytes,
+    side: int,
+    stride: int,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_DECODE_BYTES,
+) -> np.ndarray:
+    """Bytes → a tray picture for the backbone's map pass: about `side` x `side` pixels on the
+    picture's own aspect ratio, sides multiples of `stride` (`traygo.tray.tray_shape`), so a 4:3
+    or 16:9 camera picture is neither squashed into a square nor shrunk inside padding. The same
+    decode as preprocess()."""
+    longest = max(tray_shape(*open_header(data, max_pixels).size, side, stride))
+    img = _decode(data, (longest, longest), max_pixels, max_bytes)
+    return _stretch(img, tray_shape(*img.size, side, stride))
 
 
 def preprocess_image(img: Image.Image, size: tuple[int, int] = DEFAULT_SIZE) -> np.ndarray:
