@@ -22,8 +22,7 @@ from sklearn import metrics as skm
 from training import tflite
 from training.dataset import Sample
 from training.evaluate import choose_threshold, probabilities, threshold_for_false_alarms
-from training.tray_layouts import TraySet, canteen_trays
-from traygo.images.preprocess import preprocess
+from training.tray_layouts import TraySet, canteen_trays, photo_cache, pick_dishes
 from traygo.tray import TRAY_SIZE, compose, pooled, regions
 
 log = logging.getLogger(__name__)
@@ -43,20 +42,13 @@ def grid_trays(
     rng = np.random.default_rng(seed)
     positives = [s for s in samples if s.target == 1]
     negatives = [s for s in samples if s.target == 0]
-    cell = size // 2
     if not positives or len(negatives) < 4:
         return np.empty((0, size, size, 3), np.uint8), np.empty(0, np.int64)
-    photos: dict[str, np.ndarray] = {}
-
-    def photo(sample: Sample) -> np.ndarray:
-        if sample.sha256 not in photos:
-            photos[sample.sha256] = preprocess(sample.path.read_bytes(), (cell, cell))
-        return photos[sample.sha256]
-
+    photo = photo_cache(size // 2)
     trays, targets = [], []
     for i in range(per_class * 2):
         target = i % 2
-        chosen = _pick_negatives(negatives, 4 - target, rng)
+        chosen = pick_dishes(negatives, 4 - target, rng)
         if target:
             chosen.append(positives[int(rng.integers(len(positives)))])
         cells: list[np.ndarray | None] = [photo(s) for s in chosen]
@@ -66,17 +58,6 @@ def grid_trays(
         trays.append(compose([cells[j] if j < len(cells) else None for j in order], size))
         targets.append(target)
     return np.stack(trays), np.array(targets, dtype=np.int64)
-
-
-def _pick_negatives(negatives: list[Sample], count: int, rng: np.random.Generator) -> list[Sample]:
-    by_folder: dict[str, list[Sample]] = {}
-    for sample in negatives:
-        by_folder.setdefault(sample.path.parent.name, []).append(sample)
-    folders = list(by_folder)
-    rng.shuffle(folders)
-    if len(folders) >= count:
-        return [by_folder[f][int(rng.integers(len(by_folder[f])))] for f in folders[:count]]
-    return [negatives[int(i)] for i in rng.choice(len(negatives), count, replace=False)]
 
 
 def region_probabilities(map_model: bytes, head: keras.Model, trays: np.ndarray) -> np.ndarray:

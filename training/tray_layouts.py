@@ -65,7 +65,7 @@ def canteen_trays(
     pool = [s for s in neg if s.background]
     if not pos or len(neg) < ITEMS[0]:
         return TraySet(np.empty((0, *shape, 3), np.uint8), np.empty(0, np.int64))
-    photo = _photo_cache(int(np.ceil(ITEM_SIDE[1] * min(shape))))
+    photo = photo_cache(int(np.ceil(ITEM_SIDE[1] * min(shape))))
     out = TraySet(np.empty((0,)), np.empty(0))  # pixels and targets are stacked at the end
     trays, targets = [], []
     for i in range(positives + negatives):
@@ -73,7 +73,7 @@ def canteen_trays(
         count = int(rng.integers(ITEMS[0], ITEMS[1] + 1))
         pool_only = not target and len(pool) >= ITEMS[0] and (i - positives) % POOL_ONLY == 0
         others = pool if pool_only else neg
-        chosen = _pick(others, min(count - target, len(others)), rng)  # fewer on tiny sets
+        chosen = pick_dishes(others, min(count - target, len(others)), rng)  # fewer on tiny sets
         if target:
             chosen.insert(int(rng.integers(len(chosen) + 1)), pos[int(rng.integers(len(pos)))])
         surface = surfaces[int(rng.integers(len(surfaces)))]
@@ -89,8 +89,8 @@ def canteen_trays(
     return out
 
 
-def _photo_cache(side: int) -> Callable[[Sample], np.ndarray]:
-    """Each picture decoded once, at the largest size an item takes on these trays."""
+def photo_cache(side: int) -> Callable[[Sample], np.ndarray]:
+    """Each picture decoded once, at `side` x `side` (the largest an item takes on the trays)."""
     photos: dict[str, np.ndarray] = {}
 
     def photo(sample: Sample) -> np.ndarray:
@@ -101,11 +101,12 @@ def _photo_cache(side: int) -> Callable[[Sample], np.ndarray]:
     return photo
 
 
-def _pick(candidates: list[Sample], count: int, rng: np.random.Generator) -> list[Sample]:
-    """`count` different pictures, from different folders (different dishes) where possible."""
+def pick_dishes(candidates: list[Sample], count: int, rng: np.random.Generator) -> list[Sample]:
+    """`count` different pictures, from differently named folders (different dishes: pizza/ in
+    two roots is one dish) where there are enough."""
     by_folder: dict[str, list[Sample]] = {}
     for sample in candidates:
-        by_folder.setdefault(str(sample.path.parent), []).append(sample)
+        by_folder.setdefault(sample.path.parent.name, []).append(sample)
     folders = list(by_folder)
     rng.shuffle(folders)
     if len(folders) >= count:

@@ -14,6 +14,7 @@ quadrant border still falls whole inside one window.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -72,7 +73,7 @@ def tray_shape(
         if cols < stride:
             break
         unused = 1 - rows * cols / (side * side)
-        error = abs(np.log(cols / rows / ratio)) + AREA_WEIGHT * max(unused, 0.0)
+        error = abs(math.log(cols / rows / ratio)) + AREA_WEIGHT * max(unused, 0.0)
         candidate = (round(error, 9), -rows * cols, rows, cols)
         best = candidate if best is None or candidate < best else best
     assert best is not None

@@ -48,6 +48,7 @@ class _Request:
     max_pixels: int
     timings: dict[str, float] = field(default_factory=dict)
     arrays: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    trays: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     letterboxes: dict[tuple[int, int], Letterbox] = field(default_factory=dict)
 
     def pixels(self, size: tuple[int, int]) -> np.ndarray:
@@ -59,11 +60,11 @@ class _Request:
 
     def tray(self, side: int, stride: int) -> np.ndarray:
         """The picture on its own aspect ratio at about side x side pixels (tray mode)."""
-        key = (-side, -stride)  # apart from the stretched sizes in `arrays`
-        if key not in self.arrays:
+        if (side, stride) not in self.trays:
             with self.timed("preprocess_ms"), _image_errors():
-                self.arrays[key] = preprocess_tray(self.image, side, stride, self.max_pixels)
-        return self.arrays[key]
+                fitted = preprocess_tray(self.image, side, stride, self.max_pixels)
+                self.trays[side, stride] = fitted
+        return self.trays[side, stride]
 
     def letterbox(self, size: tuple[int, int]) -> Letterbox:
         """The picture fitted into `size` unsquashed (tray mode), done once per size."""

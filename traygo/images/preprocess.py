@@ -91,8 +91,9 @@ def preprocess_tray(
     picture's own aspect ratio, sides multiples of `stride` (`traygo.tray.tray_shape`), so a 4:3
     or 16:9 camera picture is neither squashed into a square nor shrunk inside padding. The same
     decode as preprocess()."""
-    longest = max(tray_shape(*open_header(data, max_pixels).size, side, stride))
-    img = _decode(data, (longest, longest), max_pixels, max_bytes)
+    header = open_header(data, max_pixels)
+    longest = max(tray_shape(*header.size, side, stride))  # max: whatever the EXIF rotation
+    img = _decode_header(header, longest, max_pixels, max_bytes)
     return _stretch(img, tray_shape(*img.size, side, stride))
 
 
@@ -104,7 +105,14 @@ def preprocess_image(img: Image.Image, size: tuple[int, int] = DEFAULT_SIZE) -> 
 def _decode(data: bytes, size: tuple[int, int], max_pixels: int, max_bytes: int) -> Image.Image:
     """Decoded, upright, RGB. A JPEG is decoded at 1/2, 1/4 or 1/8 scale while staying >= the
     target on both axes whatever the EXIF rotation (hence the max)."""
-    img = prepare(open_header(data, max_pixels), max_pixels, max_bytes, draft_to=max(size))
+    return _decode_header(open_header(data, max_pixels), max(size), max_pixels, max_bytes)
+
+
+def _decode_header(
+    header: Image.Image, draft_to: int, max_pixels: int, max_bytes: int
+) -> Image.Image:
+    """An opened (not yet decoded) picture, decoded as _decode() does."""
+    img = prepare(header, max_pixels, max_bytes, draft_to=draft_to)
     return _upright_rgb(load(img, max_bytes), max_bytes)
 
 
