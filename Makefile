@@ -16,7 +16,7 @@ CHECKOV_VERSION := 3.3.30
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help setup system-deps run test lint format test-compat lambda-bundle synth images \
-        bench bench-train bench-inference bench-preprocess bench-scrape bench-port bench-tray bench-finetune \
+        bench bench-train bench-inference bench-preprocess bench-scrape bench-port bench-tray bench-feedback bench-finetune \
         bench-hostile demo-model lock clean
 
 help: ## list the targets
@@ -109,6 +109,9 @@ bench-hostile: setup ## peak RSS per hostile input through the handler; tricklin
 
 bench-tray: setup ## five labels on held-out photos and synthetic trays: whole-picture vs tray scoring
 	$(BIN)/python -m benchmarks.bench_tray
+
+bench-feedback: setup ## a canteen's corrections through POST /feedback: false alarms and recall at N = 0, 10, 30, 100
+	$(BIN)/python -m benchmarks.bench_feedback
 
 bench-finetune: setup ## experiment: the frozen backbone vs one fine-tuned on food, photos and trays
 	$(BIN)/python -m benchmarks.bench_finetune

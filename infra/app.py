@@ -2,8 +2,9 @@
 
 Context (cdk.json or `-c key=value`): stackName, stage, spot, maxVcpus, apiRateLimit,
 apiBurstLimit, apiQuotaPerDay, corsOrigins, lambdaBundle, lambdaMemoryMb,
-lambdaReservedConcurrency, mapConcurrency, minAccuracy, logRetentionDays, baseImage,
-imageSource. See docs/deploy.md.
+lambdaReservedConcurrency, mapConcurrency, minAccuracy, logRetentionDays, feedbackRateLimit,
+feedbackBurstLimit, feedbackRetentionDays, feedbackRetrainSchedule, baseImage, imageSource.
+See docs/deploy.md.
 """
 
 from __future__ import annotations

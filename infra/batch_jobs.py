@@ -11,7 +11,7 @@ pipeline's first step: a quick no-op when the store has the pool) or `--always`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aws_cdk import Duration, Size
@@ -82,6 +82,7 @@ class JobSpec:
     timeout: Duration
     parameters: dict[str, str]
     role: str = ""  # whose job role it runs with; "" for its own
+    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def role_name(self) -> str:
@@ -113,6 +114,24 @@ def job_specs(min_accuracy: float) -> dict[str, JobSpec]:
             "train",
             "training/Dockerfile",
             ("train", "--label", "Ref::label", "--resume", "--min-accuracy", "Ref::minAccuracy"),
+            vcpus=4,
+            memory_mib=16384,
+            timeout=timeouts.job_timeout("train"),
+            parameters={"minAccuracy": f"{min_accuracy:g}"},
+        ),
+        # The scheduled retrain (infra/retrain.py): every label with new feedback, each
+        # promoted when its gate passes. Its own role: train's grants and the live pointers.
+        "retrain": JobSpec(
+            "retrain",
+            "training/Dockerfile",
+            (
+                "train",
+                "--all-labels",
+                "--promote",
+                "--if-new-feedback",
+                "--min-accuracy",
+                "Ref::minAccuracy",
+            ),
             vcpus=4,
             memory_mib=16384,
             timeout=timeouts.job_timeout("train"),
@@ -198,26 +217,20 @@ class BatchJobs(Construct):
 
     def _job_roles(self, storage: Storage) -> dict[str, iam.Role]:
         images, models = layout.IMAGES + "/", layout.MODELS + "/"
-        backbones, features = layout.BACKBONES + "/", layout.FEATURES + "/"
         grants = {
             # Reads its manifest, writes images and debug captures; never sees models.
             "scrape": [storage.object_statement(["s3:GetObject", "s3:PutObject"], images)],
             # Published versions, backbones and cached features are write-once: training may
             # create keys there (If-None-Match: *), never replace or delete them. Checkpoints
             # are its scratch space, and current.json says which backbone new heads train on.
-            "train": [
-                storage.object_statement(["s3:GetObject"], images, models, backbones, features),
-                storage.create_only_statement(models, backbones, features),
-                storage.object_statement(
-                    ["s3:PutObject", "s3:DeleteObject"], f"{models}*/_checkpoints/"
-                ),
-                storage.key_statement(["s3:PutObject"], layout.current_backbone_key()),
-                _deny_live_pointer(storage),
-            ],
+            # It reads the canteen's corrections (records and pictures), never writes them.
+            "train": [*_train_grants(storage), _deny_live_pointer(storage)],
+            # Trains as train does, and promotes through the gate (train --promote).
+            "retrain": [*_train_grants(storage), _live_pointers(storage)],
             # Reads a version's metadata and moves the live pointer, nothing else.
             "promote": [
                 storage.object_statement(["s3:GetObject"], models),
-                storage.key_statement(["s3:PutObject"], f"{models}*/live.json"),
+                _live_pointers(storage),
             ],
         }
         roles = {}
@@ -244,7 +257,7 @@ class BatchJobs(Construct):
             cpu=spec.vcpus,
             memory=Size.mebibytes(spec.memory_mib),
             job_role=role,
-            environment={"TRAYGO_STORE": f"s3://{storage.bucket.bucket_name}"},
+            environment={"TRAYGO_STORE": f"s3://{storage.bucket.bucket_name}", **spec.environment},
             assign_public_ip=True,  # public subnet, no NAT: the only way out
             fargate_cpu_architecture=ecs.CpuArchitecture.X86_64,
             logging=ecs.LogDriver.aws_logs(stream_prefix=spec.name, log_group=self.log_group),
@@ -264,6 +277,27 @@ class BatchJobs(Construct):
         )
 
 
+def _train_grants(storage: Storage) -> list[iam.PolicyStatement]:
+    """Published versions, backbones and cached features are write-once: training may create
+    keys there (If-None-Match: *), never replace or delete them. Checkpoints are its scratch
+    space, and current.json says which backbone new heads train on. It reads the canteen's
+    corrections (records and pictures), never writes them."""
+    images, models = layout.IMAGES + "/", layout.MODELS + "/"
+    backbones, features = layout.BACKBONES + "/", layout.FEATURES + "/"
+    return [
+        storage.object_statement(
+            ["s3:GetObject"], images, models, backbones, features, layout.FEEDBACK + "/"
+        ),
+        storage.create_only_statement(models, backbones, features),
+        storage.object_statement(["s3:PutObject", "s3:DeleteObject"], f"{models}*/_checkpoints/"),
+        storage.key_statement(["s3:PutObject"], layout.current_backbone_key()),
+    ]
+
+
+def _live_pointers(storage: Storage) -> iam.PolicyStatement:
+    return storage.key_statement(["s3:PutObject"], f"{layout.MODELS}/*/live.json")
+
+
 def _deny_live_pointer(storage: Storage) -> iam.PolicyStatement:
     # Training publishes versions; only the promote step may move what is live.
     return iam.PolicyStatement(
@@ -279,19 +313,22 @@ def _acknowledge_role_wildcards(roles: dict[str, iam.Role], storage: Storage) ->
     images, models = f"{layout.IMAGES}/*", f"{layout.MODELS}/*"
     backbones, features = f"{layout.BACKBONES}/*", f"{layout.FEATURES}/*"
     read, write_once = ("s3:GetObject",), ("s3:PutObject",)
-    scrape, train, promote = roles["scrape"], roles["train"], roles["promote"]
+    scrape, promote = roles["scrape"], roles["promote"]
     acknowledge_grant(scrape, Grant(on(images), ("s3:GetObject", "s3:PutObject")), PREFIX_WILDCARD)
-    for prefix in (models, backbones, features):
-        acknowledge_grant(train, Grant(on(prefix), read, write_once), PREFIX_WILDCARD)
-    acknowledge_grant(train, Grant(on(images), read), PREFIX_WILDCARD)
-    acknowledge_grant(
-        train,
-        Grant(on(f"{layout.MODELS}/*/_checkpoints/*"), ("s3:DeleteObject", "s3:PutObject")),
-        "its runs' scratch space (run ids are Batch job ids); published versions are not in it",
-    )
+    for train in (roles["train"], roles["retrain"]):
+        for prefix in (models, backbones, features):
+            acknowledge_grant(train, Grant(on(prefix), read, write_once), PREFIX_WILDCARD)
+        acknowledge_grant(train, Grant(on(images), read), PREFIX_WILDCARD)
+        acknowledge_grant(train, Grant(on(f"{layout.FEEDBACK}/*"), read), PREFIX_WILDCARD)
+        acknowledge_grant(
+            train,
+            Grant(on(f"{layout.MODELS}/*/_checkpoints/*"), ("s3:DeleteObject", "s3:PutObject")),
+            "its runs' scratch space (run ids are Batch job ids); published versions are not in it",
+        )
     acknowledge_grant(promote, Grant(on(models), read), PREFIX_WILDCARD)
-    acknowledge_grant(
-        promote,
-        Grant(on(f"{layout.MODELS}/*/live.json"), ("s3:PutObject",)),
-        "one live pointer per label, and labels are configuration, not known to the stack",
-    )
+    for mover in (promote, roles["retrain"]):
+        acknowledge_grant(
+            mover,
+            Grant(on(f"{layout.MODELS}/*/live.json"), ("s3:PutObject",)),
+            "one live pointer per label, and labels are configuration, not known to the stack",
+        )

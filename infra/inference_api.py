@@ -1,9 +1,10 @@
 """The inference Lambda (from `make lambda-bundle`) behind an API Gateway REST API.
 
-GET /, /health and /openapi.json are public; POST /predict and GET /models need the API key,
-and /predict has its own throttle and a daily quota in the usage plan. The Lambda reads
-models/ and backbones/ and nothing else. Errors that API Gateway answers itself (body too
-large, throttled, no key, ...) have the product's JSON error shape and CORS headers.
+GET /, /health and /openapi.json are public; POST /predict, POST /feedback and GET /models need
+the API key; /predict and /feedback each have their own throttle in the usage plan, under one
+daily quota per key. The Lambda reads models/, backbones/ and feedback/records/, and writes only
+under feedback/, create-only. Errors that API Gateway answers itself (body too large, throttled,
+no key, ...) have the product's JSON error shape and CORS headers.
 """
 
 from __future__ import annotations
@@ -31,13 +32,18 @@ BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
 # API Gateway gives a REST integration at most 29 s; the Lambda stops just before.
 TIMEOUT = Duration.seconds(28)
 PUBLIC_ROUTES = (("GET", ""), ("GET", "health"), ("GET", "openapi.json"))
-KEYED_ROUTES = (("POST", "predict"), ("GET", "models"))
+KEYED_ROUTES = (("POST", "predict"), ("POST", "feedback"), ("GET", "models"))
 # Binary bodies reach Lambda base64-encoded (4 bytes per 3) inside a JSON event, and Lambda takes
 # at most 6 MB per synchronous request; ENVELOPE leaves room for headers and request context.
 LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ENVELOPE = 140 * 1024
 MAX_REQUEST_BYTES = (LAMBDA_PAYLOAD_LIMIT - ENVELOPE) // 4 * 3  # 4,611,072 bytes, 4.4 MiB
 KEYED_ROUTE = "The API key and usage plan authorize callers (a machine-to-machine API, no users)."
+FEEDBACK_KEYS = (
+    "a correction's picture is named by its sha256 and its record by a hash of picture and "
+    "truth, both made per request, so only a prefix fits; create-only, so the API can never "
+    "replace or delete what it stored"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +55,8 @@ class ApiProps:
     api_rate_limit: float  # per key; the stage allows twice this
     api_burst_limit: int
     api_quota_per_day: int
+    feedback_rate_limit: float  # per key, its own throttle: each call stores a picture
+    feedback_burst_limit: int
     log_retention_days: int
     cors_origins: tuple[str, ...] = ()
 
@@ -116,17 +124,19 @@ class InferenceApi(Construct):
         return function
 
     def _function_role(self, storage: Storage, logs: logs_.ILogGroup) -> iam.Role:
-        # Own role, so no managed policy: write its log group, read models/, nothing else.
+        # Own role, so no managed policy: write its log group, read models and backbones, and
+        # store corrections (read back a record on a repeat); nothing else.
         role = iam.Role(
             self,
             "FunctionRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="traygo inference: reads models/ and backbones/ only",
+            description="traygo inference: reads models/, backbones/; creates under feedback/",
         )
         role.add_to_policy(storage.list_statement())
-        role.add_to_policy(
-            storage.object_statement(["s3:GetObject"], layout.MODELS + "/", layout.BACKBONES + "/")
-        )
+        reads = (layout.MODELS + "/", layout.BACKBONES + "/", layout.FEEDBACK_RECORDS)
+        role.add_to_policy(storage.object_statement(["s3:GetObject"], *reads))
+        # Create-only: a repeated correction finds its key taken (412), never replaces it.
+        role.add_to_policy(storage.create_only_statement(layout.FEEDBACK + "/"))
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -136,6 +146,10 @@ class InferenceApi(Construct):
         for prefix in (layout.MODELS, layout.BACKBONES):
             read = Grant(storage.rendered_objects(f"{prefix}/*"), ("s3:GetObject",))
             acknowledge_grant(role, read, PREFIX_WILDCARD)
+        records = Grant(storage.rendered_objects(f"{layout.FEEDBACK_RECORDS}*"), ("s3:GetObject",))
+        acknowledge_grant(role, records, FEEDBACK_KEYS)
+        create = Grant(storage.rendered_objects(f"{layout.FEEDBACK}/*"), (), ("s3:PutObject",))
+        acknowledge_grant(role, create, FEEDBACK_KEYS)
         return role
 
     def _api(self, props: ApiProps) -> apigw.RestApi:
@@ -194,12 +208,18 @@ class InferenceApi(Construct):
             throttle=throttle,
             quota=apigw.QuotaSettings(limit=props.api_quota_per_day, period=apigw.Period.DAY),
         )
+        feedback = apigw.ThrottleSettings(
+            rate_limit=props.feedback_rate_limit, burst_limit=props.feedback_burst_limit
+        )
         plan.add_api_key(key)
         plan.add_api_stage(
             api=self.api,
             stage=self.api.deployment_stage,
             throttle=[
-                apigw.ThrottlingPerMethod(method=self.methods["POST /predict"], throttle=throttle)
+                apigw.ThrottlingPerMethod(method=self.methods["POST /predict"], throttle=throttle),
+                # Each correction stores a picture: a key flooding /feedback must not fill the
+                # bucket at /predict's rate.
+                apigw.ThrottlingPerMethod(method=self.methods["POST /feedback"], throttle=feedback),
             ],
         )
         return key

@@ -23,7 +23,7 @@ NO_RESOURCE_LEVEL = (
 )
 PUBLIC_ROUTE = (
     "Public by design: the demo page, health check and OpenAPI document carry no data; "
-    "/predict and /models need the API key and are throttled by the usage plan."
+    "/predict, /feedback and /models need the API key and are throttled by the usage plan."
 )
 # What CDK grants a state machine for logging to CloudWatch Logs and for X-Ray tracing.
 LOG_DELIVERY = (

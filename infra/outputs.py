@@ -7,9 +7,11 @@ API_KEY_ID = "ApiKeyId"
 BUCKET = "BucketName"
 JOB_QUEUE = "JobQueueArn"
 STATE_MACHINE = "StateMachineArn"
+RETRAIN_RULE = "FeedbackRetrainRuleName"  # for `aws events enable-rule --name`
 JOB_DEFINITIONS = {
     "scrape": "ScrapeJobDefinitionArn",
     "background": "BackgroundJobDefinitionArn",
     "train": "TrainJobDefinitionArn",
+    "retrain": "RetrainJobDefinitionArn",  # the scheduled retrain's (infra/retrain.py)
     "promote": "PromoteJobDefinitionArn",
 }

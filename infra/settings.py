@@ -36,6 +36,10 @@ class StackSettings:
     map_concurrency: int = 4
     min_accuracy: float = config.default("min_accuracy")  # the train job's gate, written once
     log_retention_days: int = 30
+    feedback_rate_limit: float = 2.0  # POST /feedback per key, below /predict's
+    feedback_burst_limit: int = 5
+    feedback_retention_days: int = 365  # canteen pictures can show people
+    feedback_retrain_schedule: str | None = None  # None: the rule exists, disabled
     base_image: str | None = None
     image_source: Path | None = None  # None: the repository root
 
@@ -65,6 +69,19 @@ class StackSettings:
             ),
             min_accuracy=_fraction("minAccuracy", _raw(get, "minAccuracy", d.min_accuracy)),
             log_retention_days=_retention(_raw(get, "logRetentionDays", d.log_retention_days)),
+            feedback_rate_limit=_number(
+                "feedbackRateLimit", _raw(get, "feedbackRateLimit", d.feedback_rate_limit)
+            ),
+            feedback_burst_limit=_int(
+                "feedbackBurstLimit", _raw(get, "feedbackBurstLimit", d.feedback_burst_limit)
+            ),
+            feedback_retention_days=_int(
+                "feedbackRetentionDays",
+                _raw(get, "feedbackRetentionDays", d.feedback_retention_days),
+                1,
+                3650,
+            ),
+            feedback_retrain_schedule=_schedule(get("feedbackRetrainSchedule")),
             base_image=_base_image(get("baseImage")),
             image_source=Path(str(get("imageSource"))) if get("imageSource") else None,
         )
@@ -143,6 +160,28 @@ def _retention(value: Any) -> int:
     if days not in _RETENTIONS:
         raise _bad("logRetentionDays", value, f"must be one of {', '.join(map(str, _RETENTIONS))}")
     return days
+
+
+# EventBridge's two forms: rate(1 day) (singular for 1, plural above) and a six-field cron
+# (minutes hours day-of-month month day-of-week year), one of the two days fields `?`.
+_RATE = re.compile(r"^rate\((?P<n>[1-9][0-9]*) (?P<unit>minute|hour|day)(?P<plural>s?)\)$")
+_CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
+_SCHEDULE_HELP = "must be an EventBridge schedule like cron(0 3 * * ? *) or rate(1 day), or empty"
+
+
+def _schedule(value: Any) -> str | None:
+    """Empty or absent: no schedule (the rule is deployed disabled)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = value.strip() if isinstance(value, str) else ""
+    rate, cron = _RATE.match(text), _CRON.match(text)
+    if rate and (rate["n"] == "1") != bool(rate["plural"]):
+        return text
+    if cron:
+        fields = cron["fields"].split()
+        if len(fields) == 6 and [fields[2], fields[4]].count("?") == 1:
+            return text
+    raise _bad("feedbackRetrainSchedule", value, _SCHEDULE_HELP)
 
 
 def _origins(value: Any) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
-"""The one traygo stack: storage, network, Batch jobs, pipeline and inference API.
+"""The one traygo stack: storage, network, Batch jobs, pipeline, scheduled retrain and
+inference API.
 
 The stack composes the constructs and hands each the settings it needs; each construct
 acknowledges its own reviewed cdk-nag findings next to the resources they excuse.
@@ -17,6 +18,7 @@ from infra.batch_jobs import BatchJobs, JobsProps
 from infra.inference_api import ApiProps, InferenceApi
 from infra.network import Network
 from infra.pipeline import Pipeline
+from infra.retrain import FeedbackRetrain
 from infra.settings import StackSettings
 from infra.storage import Storage
 
@@ -32,7 +34,9 @@ class TraygoStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
-        self.storage = Storage(self, "Storage")
+        self.storage = Storage(
+            self, "Storage", feedback_retention_days=settings.feedback_retention_days
+        )
         self.network = Network(self, "Network", log_retention_days=settings.log_retention_days)
         self.jobs = BatchJobs(
             self,
@@ -48,6 +52,9 @@ class TraygoStack(Stack):
             map_concurrency=settings.map_concurrency,
             log_retention_days=settings.log_retention_days,
         )
+        self.retrain = FeedbackRetrain(
+            self, "FeedbackRetrain", jobs=self.jobs, schedule=settings.feedback_retrain_schedule
+        )
         self.inference = InferenceApi(
             self, "Inference", props=props_from(settings, ApiProps), storage=self.storage
         )
@@ -60,6 +67,7 @@ class TraygoStack(Stack):
             outputs.BUCKET: self.storage.bucket.bucket_name,
             outputs.JOB_QUEUE: self.jobs.queue.job_queue_arn,
             outputs.STATE_MACHINE: self.pipeline.state_machine.state_machine_arn,
+            outputs.RETRAIN_RULE: self.retrain.rule.rule_name,
         }
         for name, key in outputs.JOB_DEFINITIONS.items():
             values[key] = self.jobs.definitions[name].job_definition_arn

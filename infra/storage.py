@@ -1,5 +1,5 @@
-"""The one bucket: images, models, backbones and features; private, encrypted, TLS only,
-versioned, kept on delete."""
+"""The one bucket: images, models, backbones, features and feedback; private, encrypted, TLS
+only, versioned, kept on delete. Debug captures and the canteen's feedback expire."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ DEBUG_EXPIRY_DAYS = 14
 CREATE_ONLY_CONDITION_KEY = "s3:if-none-match"
 NONCURRENT_EXPIRY_DAYS = 30
 DEBUG_PREFIX = layout.DEBUG + "/"  # every query's captures: one rule for all of them
+FEEDBACK_PREFIX = layout.FEEDBACK + "/"  # pictures and records: one rule for both
 
 
 class Storage(Construct):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, feedback_retention_days: int
+    ) -> None:
         super().__init__(scope, construct_id)
         rules = [
             s3.LifecycleRule(
@@ -27,7 +30,16 @@ class Storage(Construct):
                 prefix=DEBUG_PREFIX,
                 expiration=Duration.days(DEBUG_EXPIRY_DAYS),
                 noncurrent_version_expiration=Duration.days(1),
-            )
+            ),
+            # Canteen pictures can show people: nothing under feedback/ lives for ever. A picture
+            # is stored once, at its first correction, so a later record of the same picture
+            # can outlive it; training skips a record whose picture is gone.
+            s3.LifecycleRule(
+                id="expire-feedback",
+                prefix=FEEDBACK_PREFIX,
+                expiration=Duration.days(feedback_retention_days),
+                noncurrent_version_expiration=Duration.days(1),
+            ),
         ]
         # Versioning guards against a bad overwrite; old versions need not live for ever.
         rules.append(

@@ -15,7 +15,7 @@ from traygo.settings import TrainSettings, resolve
 if TYPE_CHECKING:
     from training.job import TrainRequest, TrainResult
 
-ARCHITECTURES = ("backbone", "scratch", "seed")  # training.job.ARCHITECTURES, without TF
+ARCHITECTURES = ("backbone", "scratch", "seed")  # training.request.ARCHITECTURES, without TF
 QUANTIZATIONS = ("none", "dynamic", "int8")
 
 
@@ -50,6 +50,11 @@ def _choice(flag: str, dest: str, choices: tuple[str, ...], help: str) -> Callab
     "backbone: a small head on the shared ImageNet-pretrained backbone; scratch: our "
     "network trained from scratch; seed: the seed's network.",
 )
+@click.option(
+    "--backbone",
+    help="Train the head on this backbone version instead of the current one (to move labels "
+    "to a new backbone one by one, or back).",
+)
 @config.option("epochs")
 @config.option("seed")
 @_choice(
@@ -65,6 +70,19 @@ def _choice(flag: str, dest: str, choices: tuple[str, ...], help: str) -> Callab
     is_flag=True,
     help="Train without the background pool (the store's scraped pool, or an --images root "
     "that holds no label's folder, such as other_food/). Only to measure what it brings.",
+)
+@click.option(
+    "--no-feedback",
+    is_flag=True,
+    help="Train without the canteen's corrections (POST /feedback in the store, or an --images "
+    "folder written by `traygo feedback export`). Only to measure what they bring.",
+)
+@config.option("feedback_weight")
+@click.option(
+    "--if-new-feedback",
+    is_flag=True,
+    help="Train only labels that have corrections newer than their live version (or no live "
+    "version): what the scheduled nightly retrain runs.",
 )
 @click.option("--promote", is_flag=True, help="Make the new version live if it passes the gate.")
 @click.option("--resume", is_flag=True, help="Continue this run's checkpoints in the store.")
@@ -102,14 +120,30 @@ def app(**options: object) -> None:
         labels_file=conf.labels_file,
         background=not options["no_background"],
         false_alarm=conf.false_alarm,
+        backbone=options["backbone"],  # type: ignore[arg-type]
+        feedback=not options["no_feedback"],
+        feedback_weight=conf.feedback_weight,
     )
     if not options["all_labels"]:
+        if options["if_new_feedback"] and not _wanted(request, [request.label]):
+            return
         _report(run(request), prefix="")
         return
-    _train_all(request)
+    _train_all(request, bool(options["if_new_feedback"]))
 
 
-def _train_all(template: TrainRequest) -> None:
+def _wanted(template: TrainRequest, names: list[str]) -> list[str]:
+    """The labels with corrections newer than their live version (or none live yet)."""
+    from training.job import has_new_feedback
+
+    wanted = [name for name in names if has_new_feedback(template, name)]
+    skipped = sorted(set(names) - set(wanted))
+    if skipped:
+        click.echo(f"no new feedback since the live version of: {', '.join(skipped)}; not trained")
+    return wanted
+
+
+def _train_all(template: TrainRequest, if_new_feedback: bool = False) -> None:
     """Each label in turn; one label's failure is reported and the others still train."""
     import dataclasses
 
@@ -119,6 +153,10 @@ def _train_all(template: TrainRequest) -> None:
     names = labels_with_data(template)
     if not names:
         raise click.ClickException("no configured label has data; see --images or traygo scrape")
+    if if_new_feedback:
+        names = _wanted(template, names)
+        if not names:
+            return
     failed = []
     for name in names:
         click.echo(f"--- {name}")
@@ -201,3 +239,24 @@ def import_app(
         f"at {size} px, {tflite['bytes']:,} bytes TFLite, "
         f"Keras-TFLite max diff {meta['parity']['max_abs_diff']:.2e}"
     )
+
+
+@backbone_app.command("rollback")
+@click.option("--to", "to", help="The backbone version to go back to. Default: the previous one.")
+@config.option("store")
+def rollback_app(to: str | None, store: str) -> None:
+    """Make the previous backbone current again, with its heads: every label whose live head runs
+    on the backbone being left goes back to its latest earlier version on the target."""
+    from traygo.backbone_rollback import rollback
+    from traygo.registry import Registry
+    from traygo.store import open_store
+
+    done = rollback(Registry(open_store(store)), to)
+    click.echo(f"backbone {done.target} is current again (was {done.left})")
+    for label, version in sorted(done.moved.items()):
+        click.echo(f"{label}: {version} is live again")
+    for label in done.kept:
+        click.echo(
+            f"{label}: no earlier version on {done.target}; it keeps its head on {done.left} "
+            f"(served on it) until retrained: traygo train --label {label} --backbone {done.target}"
+        )

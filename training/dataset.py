@@ -36,6 +36,7 @@ class Sample:
     sha256: str
     group: int  # similar pictures share a group, so the split keeps them together
     background: bool = False  # from the background pool: none of the labels, a negative for all
+    feedback: bool = False  # a canteen's correction (training/feedback_data.py)
 
 
 @dataclass

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn import metrics as skm
+
+from training.request import MIN_POOL_PHOTOS, Split
 
 
 def probabilities(logits: np.ndarray) -> np.ndarray:
@@ -58,4 +62,37 @@ def score(
         "confusion_matrix": skm.confusion_matrix(targets, predicted, labels=[0, 1]).tolist(),
         "threshold": threshold,
         "n": len(targets),
+    }
+
+
+def evaluate_model(
+    model: Any,  # a keras.Model: predict() gives logits
+    arrays: Split,
+    classes: tuple[str, str],
+    pool: np.ndarray | None = None,
+    false_alarm: float = 0.02,
+) -> dict[str, Any]:
+    """The photo threshold from the early-stopping split, and scores on the validation split.
+
+    `pool` marks the early-stopping photos from the background pool: when there are enough, the
+    threshold also keeps false alarms on them within `false_alarm` (never below the cut with
+    the best balanced accuracy), as the tray threshold does on trays."""
+    monitor_probs = probabilities(model.predict(arrays.monitor[0], verbose=0))
+    best_cut = choose_threshold(arrays.monitor[1], monitor_probs)
+    threshold, calibration = best_cut, {"best_balanced_cut": best_cut, "pool_photos": 0}
+    if pool is not None and pool.sum() >= MIN_POOL_PHOTOS:
+        held = threshold_for_false_alarms(
+            np.zeros(int(pool.sum()), np.int64), monitor_probs[pool], false_alarm
+        )
+        threshold = max(best_cut, held)
+        calibration |= {"false_alarm_target": false_alarm, "pool_photos": int(pool.sum())}
+    val_logits = model.predict(arrays.validation[0], verbose=0)
+    val_probs = probabilities(val_logits)
+    metrics = score(arrays.validation[1], val_probs, threshold, classes)
+    return {
+        "threshold": threshold,
+        "threshold_calibration": calibration,
+        "val_logits": val_logits,
+        "val_probs": val_probs,
+        "metrics": metrics,
     }

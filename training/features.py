@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -45,6 +45,14 @@ class CacheStats:
 
     def to_json(self) -> dict[str, Any]:
         return {"hits": self.hits, "misses": self.misses, "seconds": round(self.seconds, 1)}
+
+
+class Runner(Protocol):
+    version: str
+
+    def run(self, paths: list[Path]) -> np.ndarray:
+        """One row of features per file, in order."""
+        ...
 
 
 class BackboneRunner:
@@ -117,7 +125,7 @@ class FeatureCache:
 
 
 def features_for(
-    samples: list[Sample], cache: FeatureCache, runner: BackboneRunner
+    samples: list[Sample], cache: FeatureCache, runner: Runner
 ) -> tuple[np.ndarray, CacheStats]:
     """Features for `samples` in order: from the cache, computing (and caching) what's missing."""
     started = time.perf_counter()

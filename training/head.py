@@ -45,15 +45,16 @@ def fit(
     monitor: tuple[np.ndarray, np.ndarray],
     epochs: int,
     seed: int,
+    weights: np.ndarray | None = None,
 ) -> Fitted:
     """`epochs` x STEPS_PER_EPOCH full-batch steps. Deterministic for a seed: the same features
-    train the same weights, bit for bit."""
+    train the same weights, bit for bit. `weights`: each row's weight (a canteen correction
+    weighs more than a web picture), before the classes are balanced."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     started = time.perf_counter()
     model = build(train[0])
-    weights = _balanced(train[1])
-    sample_weight = np.array([weights[int(t)] for t in train[1]], dtype=np.float32)
+    sample_weight = balanced_weights(train[1], weights)
     batch = tf.data.Dataset.from_tensors((train[0], train[1], sample_weight)).repeat()
     history = model.fit(
         batch,
@@ -68,6 +69,11 @@ def fit(
     return Fitted(model, history, epochs_run, best, time.perf_counter() - started)
 
 
-def _balanced(targets: np.ndarray) -> dict[int, float]:
-    counts = np.bincount(targets, minlength=2).astype(float)
-    return {c: float(len(targets) / (2 * n)) if n else 1.0 for c, n in enumerate(counts)}
+def balanced_weights(targets: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Each row's weight times its class's balancing factor: both classes weigh the same in
+    total, and the rows keep their weights relative to each other within a class."""
+    rows = np.ones(len(targets), np.float64) if weights is None else weights.astype(np.float64)
+    totals = np.bincount(targets, weights=rows, minlength=2)
+    factor = np.where(totals > 0, rows.sum() / (2 * np.maximum(totals, 1e-12)), 1.0)
+    out: np.ndarray = (rows * factor[targets]).astype(np.float32)
+    return out

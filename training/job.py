@@ -1,80 +1,48 @@
-"""One training run: dataset -> split -> fit -> evaluate -> export -> gate -> publish."""
+"""One training run: dataset -> split -> fit -> evaluate -> export -> gate -> publish.
+
+The entry point of every architecture: it gathers the data, then hands a head to
+training/head_job.py or trains a whole network here. What both use (the request, evaluation,
+publishing) lives in modules neither owns (training/request.py, evaluate.py, publishing.py).
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import platform
-import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
 from training import dataset as ds
-from training import evaluate, gate, parity, report, tflite
+from training import evaluate, feedback_data, gate, parity, tflite
 from training.checkpoints import Checkpoints
+from training.evaluate import evaluate_model
 from training.fit import fit
+from training.head_job import train_head
 from training.prepared import prepare
+from training.publishing import publish, report_artifacts, version_metadata
+from training.request import (
+    ARCHITECTURES,
+    DEFAULT_EPOCHS,
+    MONITOR_FRACTION,
+    Split,
+    TrainRequest,
+    TrainResult,
+)
 from training.split import split
 from training.store_sync import sync_background, sync_label
 from traygo import labels as label_config
 from traygo import layout
 from traygo.errors import ConfigError
-from traygo.images.preprocess import DEFAULT_SIZE, PREPROCESSING_ID
-from traygo.registry import Registry, new_version, utcnow
+from traygo.images.preprocess import DEFAULT_SIZE
+from traygo.registry import Registry, new_version
 from traygo.slug import slugify
-from traygo.store import open_store
+from traygo.store import Store, open_store
+
+__all__ = ["TrainRequest", "TrainResult", "corrections_for", "has_new_feedback", "run"]
 
 log = logging.getLogger(__name__)
-
-MONITOR_FRACTION = 0.125  # of the training split: 10% of all images watch early stopping
-MIN_POOL_PHOTOS = 20  # early-stopping pool photos needed to hold a photo false-alarm rate
-
-
-@dataclass
-class TrainRequest:
-    label: str
-    store: str
-    cache: Path
-    images: Path | list[Path] | None = None  # folders of class folders
-    architecture: str = "backbone"
-    epochs: int | None = None  # None: the architecture's own default
-    seed: int = 1337
-    quantization: str = "none"
-    min_accuracy: float = 0.8
-    promote: bool = False
-    resume: bool = False
-    run_id: str | None = None
-    batch_job_id: str | None = None  # set under AWS Batch: names the run's checkpoints
-    labels_file: str | None = None
-    background: bool = True  # train against the background pool (store or --images root)
-    false_alarm: float = 0.02  # thresholds hold this false-alarm rate: per tray, per pool photo
-    tray_layout: str = "canteen"  # "grid": the 2x2 calibration trays before the pool (benches)
-    callbacks: list[keras.callbacks.Callback] = field(default_factory=list)
-
-
-@dataclass
-class TrainResult:
-    version: str
-    metadata: dict[str, Any]
-    where: str
-    promoted: bool
-    promotion_message: str
-
-
-@dataclass
-class Split:
-    train: tuple[np.ndarray, np.ndarray]
-    monitor: tuple[np.ndarray, np.ndarray]
-    validation: tuple[np.ndarray, np.ndarray]
-
-
-ARCHITECTURES = ("backbone", "scratch", "seed")
-DEFAULT_EPOCHS = {"backbone": 300, "scratch": 40, "seed": 40}
 
 
 def run(req: TrainRequest) -> TrainResult:
@@ -82,15 +50,21 @@ def run(req: TrainRequest) -> TrainResult:
         raise ConfigError(
             f"--arch {req.architecture}: unknown; choose one of {', '.join(ARCHITECTURES)}"
         )
+    if req.backbone and req.architecture != "backbone":
+        raise ConfigError(f"--backbone applies to --arch backbone, not {req.architecture}")
     if req.epochs is None:
         req.epochs = DEFAULT_EPOCHS[req.architecture]
     label = label_config.get_label(req.label, req.labels_file)
     registry = Registry(open_store(req.store))
     data = _dataset(req, label, registry)
     if req.architecture == "backbone":
-        from training.head_job import train_head
-
-        return train_head(req, label, registry, data)
+        corrections = feedback_data.samples_for(corrections_for(req, registry.store), label.name)
+        return train_head(req, label, registry, data, corrections)
+    if req.feedback:
+        log.info(
+            "--arch %s trains on web pictures only; feedback needs --arch backbone",
+            req.architecture,
+        )
     return _train_from_images(req, label, registry, data)
 
 
@@ -109,6 +83,38 @@ def labels_with_data(template: TrainRequest) -> list[str]:
             next(iter(store.list(layout.query_prefix(slugify(q)))), None) for q in label.positive
         )
     ]
+
+
+def corrections_for(req: TrainRequest, store: Store) -> list[feedback_data.Correction]:
+    """The canteen's corrections: the store's, and any folder among --images that `traygo
+    feedback export` wrote (the same picture in both counts once)."""
+    if not req.feedback:
+        return []
+    roots = req.images if isinstance(req.images, list) else [req.images] if req.images else []
+    exported = [
+        c
+        for root in roots
+        if feedback_data.is_export(root)
+        for c in feedback_data.from_export(root)
+    ]
+    stored = feedback_data.from_store(store, req.cache)
+    return feedback_data.grouped(feedback_data.latest(stored + exported)) if exported else stored
+
+
+def has_new_feedback(template: TrainRequest, label: str) -> bool:
+    """Whether a correction about `label` arrived after its live version was trained (or it has
+    no live version yet). Reads the records only, never the pictures."""
+    from datetime import datetime
+
+    from traygo import feedback
+
+    registry = Registry(open_store(template.store))
+    pointer = registry.live(label)
+    if pointer is None:
+        return True
+    trained_at = datetime.fromisoformat(registry.metadata(label, pointer.version)["created_at"])
+    records = feedback.read_records(registry.store).items
+    return any(r.received_at > trained_at for r in records if r.truth.target(label) is not None)
 
 
 def _train_from_images(
@@ -152,24 +158,6 @@ def _train_from_images(
     return result
 
 
-def publish(
-    req: TrainRequest,
-    registry: Registry,
-    label: str,
-    version: str,
-    artifacts: dict[str, bytes],
-    meta: dict[str, Any],
-) -> TrainResult:
-    """Publish a version, then promote it when asked and its gate passed."""
-    published = registry.publish(label, version, artifacts, meta)
-    reason = meta["gate"]["reason"]
-    promoted, message = False, f"not promoted (pass --promote to promote): {reason}"
-    if req.promote:
-        promoted, message = registry.promote_if_gate_passed(label, version)
-    where = registry.store.url(layout.version_prefix(label, version))
-    return TrainResult(version, published, where, promoted, message)
-
-
 def _image_scorer(images: np.ndarray) -> gate.Scorer:
     """Scores a live whole-image model of our input size on the validation images."""
 
@@ -185,6 +173,7 @@ def _image_scorer(images: np.ndarray) -> gate.Scorer:
 def _dataset(req: TrainRequest, label: label_config.Label, registry: Registry) -> ds.Dataset:
     if req.images is not None:
         roots = req.images if isinstance(req.images, list) else [req.images]
+        roots = [r for r in roots if not feedback_data.is_export(r)]  # corrections_for's
         known = label_config.load_labels(req.labels_file)
         data = ds.from_folders(roots, label.classes, known, req.background)
         where = "--images " + " ".join(map(str, roots))
@@ -218,39 +207,6 @@ def _split_arrays(data: ds.Dataset, req: TrainRequest) -> Split:
     return Split(arrays(fitting), arrays(monitor), arrays(validation))
 
 
-def evaluate_model(
-    model: keras.Model,
-    arrays: Split,
-    classes: tuple[str, str],
-    pool: np.ndarray | None = None,
-    false_alarm: float = 0.02,
-) -> dict[str, Any]:
-    """The photo threshold from the early-stopping split, and scores on the validation split.
-
-    `pool` marks the early-stopping photos from the background pool: when there are enough, the
-    threshold also keeps false alarms on them within `false_alarm` (never below the cut with
-    the best balanced accuracy), as the tray threshold does on trays."""
-    monitor_probs = evaluate.probabilities(model.predict(arrays.monitor[0], verbose=0))
-    best_cut = evaluate.choose_threshold(arrays.monitor[1], monitor_probs)
-    threshold, calibration = best_cut, {"best_balanced_cut": best_cut, "pool_photos": 0}
-    if pool is not None and pool.sum() >= MIN_POOL_PHOTOS:
-        held = evaluate.threshold_for_false_alarms(
-            np.zeros(int(pool.sum()), np.int64), monitor_probs[pool], false_alarm
-        )
-        threshold = max(best_cut, held)
-        calibration |= {"false_alarm_target": false_alarm, "pool_photos": int(pool.sum())}
-    val_logits = model.predict(arrays.validation[0], verbose=0)
-    val_probs = evaluate.probabilities(val_logits)
-    metrics = evaluate.score(arrays.validation[1], val_probs, threshold, classes)
-    return {
-        "threshold": threshold,
-        "threshold_calibration": calibration,
-        "val_logits": val_logits,
-        "val_probs": val_probs,
-        "metrics": metrics,
-    }
-
-
 def _run_id(req: TrainRequest, data: ds.Dataset) -> str:
     """The checkpoint name: a retried job must find its own checkpoints.
 
@@ -263,85 +219,3 @@ def _run_id(req: TrainRequest, data: ds.Dataset) -> str:
         return "batch-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in batch_job)
     key = f"{data.fingerprint}:{req.architecture}:{req.epochs}:{req.seed}:{req.quantization}"
     return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def version_metadata(
-    req: TrainRequest,
-    classes: tuple[str, str],
-    data: ds.Dataset,
-    fitted: Any,
-    evaluation: dict[str, Any],
-    checked: parity.Parity,
-    decision: dict[str, object],
-    size: tuple[int, int] = DEFAULT_SIZE,
-) -> dict[str, Any]:
-    height, width = size
-    metrics = dict(evaluation["metrics"])
-    threshold = metrics.pop("threshold")
-    return {
-        "created_at": utcnow().isoformat(),
-        "classes": list(classes),
-        "input": {
-            "height": height,
-            "width": width,
-            "channels": 3,
-            "dtype": "float32",
-            "preprocessing": PREPROCESSING_ID,
-            "range": [0, 255],
-        },
-        "output": {"kind": "logits", "positive_index": 1},
-        "threshold": threshold,
-        "threshold_calibration": evaluation.get("threshold_calibration", {}),
-        "metrics": metrics,
-        "dataset": data.summary(),
-        "training": {
-            "architecture": req.architecture,
-            "epochs": fitted.epochs_run,
-            "best_epoch": fitted.best_epoch + 1,
-            "seconds": round(fitted.seconds, 1),
-            "seed": req.seed,
-            "parameters": int(fitted.model.count_params()),
-            "library_versions": _library_versions(),
-        },
-        "parity": checked.to_json(),
-        "quantization": req.quantization,
-        "gate": decision,
-    }
-
-
-def report_artifacts(
-    fitted: Any,
-    model_bytes: bytes,
-    evaluation: dict[str, Any],
-    validation: tuple[np.ndarray, np.ndarray],
-    classes: tuple[str, str],
-) -> dict[str, bytes]:
-    """model.tflite, model.keras and the report; `validation` holds the pictures themselves."""
-    with tempfile.TemporaryDirectory() as tmp:
-        keras_path = Path(tmp) / "model.keras"
-        fitted.model.save(keras_path)
-        keras_bytes = keras_path.read_bytes()
-    metrics = evaluation["metrics"]
-    return {
-        "model.tflite": model_bytes,
-        "model.keras": keras_bytes,
-        "report/metrics.json": json.dumps(metrics, indent=2).encode(),
-        "report/confusion_matrix.png": report.confusion_matrix_png(
-            metrics["confusion_matrix"], classes
-        ),
-        "report/training_curves.png": report.training_curves_png(fitted.history),
-        "report/worst_mistakes.png": report.worst_mistakes_png(
-            validation[0], validation[1], evaluation["val_probs"], classes
-        ),
-    }
-
-
-def _library_versions() -> dict[str, str]:
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-    }

@@ -78,3 +78,25 @@ def run_features(model_bytes: bytes, inputs: np.ndarray, threads: int = 0) -> np
         interpreter.invoke()
         out[i] = interpreter.get_tensor(sink["index"])[0]
     return out
+
+
+def run_maps(model_bytes: bytes, pictures: list[np.ndarray], threads: int = 0) -> list[np.ndarray]:
+    """The map model's [h', w', c] output for each picture at its own shape, as the Lambda runs
+    tray mode: the input is resized when the shape changes (a camera keeps one shape)."""
+    import os
+
+    interpreter = interpreter_class()(
+        model_content=model_bytes, num_threads=threads or os.cpu_count() or 1
+    )
+    source = interpreter.get_input_details()[0]["index"]
+    shape: tuple[int, ...] | None = None
+    out = []
+    for picture in pictures:
+        if picture.shape != shape:
+            shape = picture.shape
+            interpreter.resize_tensor_input(source, [1, *shape])
+            interpreter.allocate_tensors()
+        interpreter.set_tensor(source, picture[None].astype(np.float32))
+        interpreter.invoke()
+        out.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0].copy())
+    return out

@@ -23,6 +23,9 @@ from training.dataset import Sample
 from traygo.images.preprocess import preprocess
 
 SURFACES = ("plastic_tray", "wood", "light_table", "checked_cloth", "dark_slate")
+# Never drawn for training or calibration: `make bench-feedback` stands a canteen's own camera
+# on it, a surface the heads have not seen.
+UNSEEN_SURFACES = ("speckled_melamine",)
 ITEMS = (2, 5)  # fewest and most items on a tray
 ITEM_SIDE = (0.28, 0.52)  # an item's side as a fraction of the tray's shorter side
 POOL_ONLY = 3  # one negative tray in POOL_ONLY is made of the background pool alone
@@ -208,8 +211,13 @@ def _half_surface(kind: str, shape: tuple[int, int], rng: np.random.Generator) -
     elif kind == "dark_slate":
         base = np.array([62, 64, 68]) + tint / 2
         shade = np.ones((height, width), np.float32)
+    elif kind == "speckled_melamine":
+        base = np.array([70, 150, 140]) + tint / 2
+        speckles = rng.random((height, width)) < 0.04
+        shade = np.where(speckles, 1.35, 1.0).astype(np.float32)
     else:
-        raise ValueError(f"unknown surface {kind!r}; known: {', '.join(SURFACES)}")
+        known = ", ".join((*SURFACES, *UNSEEN_SURFACES))
+        raise ValueError(f"unknown surface {kind!r}; known: {known}")
     noise = rng.standard_normal((height, width, 1), dtype=np.float32) * 5
     shade = np.broadcast_to(shade, (height, width))
     surface: np.ndarray = base.astype(np.float32) * shade[..., None] + noise

@@ -2,8 +2,8 @@
 
 A backbone version is written once by `traygo backbone import` (or by training on first use):
 backbone.tflite, backbone.keras, then metadata.json last, so a reader never follows a
-half-written version. backbones/current.json names the one new heads train on and the Lambda
-serves with; heads record the version they were trained on.
+half-written version. backbones/current.json names the one new heads train on (and the one it
+replaced); heads record the version they were trained on, and the Lambda serves each on it.
 """
 
 from __future__ import annotations
@@ -68,5 +68,27 @@ def exists(store: Store, version: str) -> bool:
 
 
 def set_current(store: Store, version: str) -> None:
+    """Make `version` current, remembering the one it replaces (for `rollback`)."""
     metadata(store, version)  # only a complete version may become current
-    store.replace_json(layout.current_backbone_key(), {"version": version, "set_at": timestamp()})
+    doc: dict[str, Any] = {"version": version, "set_at": timestamp()}
+    previous = _current_or_none(store)
+    if previous is not None and previous != version:
+        doc["previous"] = previous
+    store.replace_json(layout.current_backbone_key(), doc)
+
+
+def previous_version(store: Store) -> str | None:
+    """The version current before this one, as backbones/current.json records it."""
+    try:
+        doc = store.get_json(layout.current_backbone_key())
+    except NotFoundError:
+        return None
+    previous = doc.get("previous") if isinstance(doc, dict) else None
+    return previous if isinstance(previous, str) and previous else None
+
+
+def _current_or_none(store: Store) -> str | None:
+    try:
+        return current_version(store)
+    except RegistryError:  # a corrupt pointer is what set_current repairs
+        return None

@@ -37,6 +37,7 @@ EXTRAS = {
     "submit": "cli",
     "predict": "cli",
     "models": "cli",
+    "feedback": "cli",
 }
 
 
@@ -153,18 +154,27 @@ def models_app() -> None:
 @config.option("store")
 @click.option("--label", help="Only this label.")
 def list_models(store: str, label: str | None) -> None:
-    """Every version of every label (or one label), with its scores and which is live."""
+    """Every version of every label (or one label): the backbone a head runs on, its scores,
+    and which version is live."""
     registry = Registry(open_store(store))
-    table = Table("label", "version", "accuracy", "f1", "n", "live")
+    table = Table("label", "version", "backbone", "accuracy", "f1", "n", "live")
     for name in [label] if label else registry.labels():
         live = registry.live(name)
         for version in registry.versions(name):
-            metrics = registry.metadata(name, version)["metrics"]
+            meta = registry.metadata(name, version)
+            metrics = meta["metrics"]
             f1 = metrics.get("f1")
             f1_text = f"{f1[name]:.3f}" if isinstance(f1, dict) and name in f1 else "-"
             is_live = "●" if live and live.version == version else ""
+            backbone = (meta.get("backbone") or {}).get("version") or "- (whole image)"
             table.add_row(
-                name, version, f"{metrics['accuracy']:.3f}", f1_text, str(metrics["n"]), is_live
+                name,
+                version,
+                backbone,
+                f"{metrics['accuracy']:.3f}",
+                f1_text,
+                str(metrics["n"]),
+                is_live,
             )
     if not table.row_count:
         click.echo(f"no models in {registry.store.uri}" + (f" for {label}" if label else ""))

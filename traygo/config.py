@@ -187,6 +187,14 @@ _SETTINGS: list[Setting] = [
         "shown on the model card.",
         _fraction,
     ),
+    Setting(
+        "feedback_weight",
+        ("TRAYGO_FEEDBACK_WEIGHT",),
+        3.0,
+        "How many web pictures one canteen correction weighs in a head's training (each of its "
+        "rows: the whole picture, and its regions in tray mode).",
+        _positive_float,
+    ),
     # --- infra / submit ---
     Setting("stack", ("TRAYGO_STACK",), "traygo", "CloudFormation stack name."),
 ]

@@ -64,7 +64,7 @@ def backbone_key(version: str, name: str) -> str:
 
 
 def current_backbone_key() -> str:
-    """The backbone new heads train on and the Lambda serves with."""
+    """The backbone new heads train on; the Lambda serves each head on its own."""
     return f"{BACKBONES}/current.json"
 
 
@@ -74,3 +74,17 @@ def feature_prefix(backbone_version: str, view: str) -> str:
 
 def feature_shard_key(backbone_version: str, view: str, shard: str) -> str:
     return f"{FEATURES}/{backbone_version}/{view}/{shard}.npz"
+
+
+# --- the canteen's corrections (POST /feedback): the only prefix the inference Lambda writes ---
+FEEDBACK = "feedback"
+FEEDBACK_IMAGES = f"{FEEDBACK}/images/"
+FEEDBACK_RECORDS = f"{FEEDBACK}/records/"
+
+
+def feedback_image_key(sha256: str, ext: str) -> str:
+    return f"{FEEDBACK_IMAGES}{sha256}.{ext}"
+
+
+def feedback_record_key(record_id: str) -> str:
+    return f"{FEEDBACK_RECORDS}{record_id}.json"

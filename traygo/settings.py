@@ -59,6 +59,7 @@ class TrainSettings:
     seed: int
     min_accuracy: float
     false_alarm: float
+    feedback_weight: float
 
 
 def resolve(

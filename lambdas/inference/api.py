@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
+from lambdas.inference import feedback as corrections
 from lambdas.inference import predict as prediction
 from lambdas.inference import requests_in
 from lambdas.inference.errors import ApiError, to_api_error
@@ -73,6 +74,7 @@ def register(app: _App, conf: InferenceSettings) -> _App:
     _pages(app)
     _models(app)
     _predict(app, conf)
+    _feedback(app, conf)
     _errors(app)
     return app
 
@@ -132,7 +134,39 @@ def _predict(app: ApiGatewayResolver, conf: InferenceSettings) -> None:
             "predicted",
             extra={"source": request.source, "bytes": len(request.image), **answer["timings_ms"]},
         )
+        # the id a correction names (POST /feedback "corrects") and the logs carry
+        answer["request_id"] = logger.get_correlation_id()
         return json_response(200, answer)
+
+
+def _feedback(app: ApiGatewayResolver, conf: InferenceSettings) -> None:
+    @app.post("/feedback")
+    def feedback() -> Response[str]:
+        event = app.current_event
+        live = live_models()
+        stored = corrections.take(
+            live,
+            live.store,
+            conf,
+            (
+                _body_bytes(event),
+                event.headers.get("content-type") or "",
+                dict(event.query_string_parameters or {}),
+            ),
+            _api_key_id(event),
+        )
+        record = stored.record
+        logger.info(
+            "feedback",
+            extra={
+                "record": record["id"],
+                "new_record": stored.created,
+                "present": record["truth"]["present"],
+                "unsure": record["truth"]["unsure"],
+            },
+        )
+        body = {"id": record["id"], "created": stored.created, "record": record}
+        return json_response(201 if stored.created else 200, body)
 
 
 def _errors(app: ApiGatewayResolver) -> None:
@@ -194,6 +228,13 @@ def error_response(exc: ApiError) -> Response[str]:
     if request_id:
         headers["X-Request-Id"] = str(request_id)
     return Response(exc.status, "application/json", json.dumps(exc.body(request_id)), headers)
+
+
+def _api_key_id(event: Any) -> str | None:
+    """The id (not the secret) of the API key the gateway checked; REST events only."""
+    identity = (event.raw_event.get("requestContext") or {}).get("identity") or {}
+    key_id = identity.get("apiKeyId")
+    return str(key_id) if key_id else None
 
 
 def _body_bytes(event: Any) -> bytes:

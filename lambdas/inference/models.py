@@ -11,6 +11,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,6 +26,10 @@ from traygo.store import Store
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0  # seconds between retries of a load that keeps failing
+# Backbones loaded at once: the current one and one other, so that switching to a new backbone
+# is never an outage (heads answer on their own backbone until each is retrained on the new
+# one). Heads on any further backbone are unavailable (`backbone_limit`, predict.py).
+MAX_BACKBONES = 2
 T = TypeVar("T")
 
 
@@ -58,6 +63,7 @@ class LiveModels:
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._backbone: _Entry | None = None
+        self._others: OrderedDict[str, _Entry] = OrderedDict()  # by version, least recent first
         self._labels: tuple[float, list[str]] | None = None
         self._lock = threading.Lock()
 
@@ -90,6 +96,38 @@ class LiveModels:
                 entry = self._refresh(layout.current_backbone_key(), entry, self._load_backbone)
                 self._backbone = entry
             return entry
+
+    def backbone_for(self, version: str) -> _Entry:
+        """Backbone `version`, whether current or not, loaded on first need. A version is
+        write-once, so a loaded one is never re-read; one that failed is retried after the
+        TTL, backing off. Besides the current one, only the most recently used other stays
+        loaded (MAX_BACKBONES)."""
+        current = self.backbone()
+        if current.version == version:
+            return current
+        with self._lock:
+            entry = self._others.get(version)
+            if entry is None or (entry.model is None and entry.due(self._clock(), self.ttl)):
+                entry = self._load_other(version, entry)
+            self._others[version] = entry
+            self._others.move_to_end(version)
+            while len(self._others) > MAX_BACKBONES - 1:
+                dropped, _ = self._others.popitem(last=False)
+                log.info("backbone %s unloaded: at most %d at once", dropped, MAX_BACKBONES)
+            return entry
+
+    def _load_other(self, version: str, old: _Entry | None) -> _Entry:
+        try:
+            published = self.store.exists(layout.backbone_key(version, "metadata.json"))
+        except StoreError:
+            published = True  # let the load say what the store says
+        if not published:
+            log.error("backbone %s is not in the store", version)
+            return self._failed(old, "", version, "backbone_missing", "it is not in the store")
+        entry = self._load_backbone(version, "")
+        if entry.problem is None:
+            return entry
+        return self._failed(old, "", version, entry.code or "model_unloadable", entry.problem)
 
     # --- refreshing a pointer ---
     def _refresh(self, key: str, old: _Entry | None, load: Callable[[str, str], _Entry]) -> _Entry:

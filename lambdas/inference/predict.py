@@ -13,7 +13,7 @@ import numpy as np
 
 from lambdas.inference.errors import ApiError, from_image_error
 from lambdas.inference.interpreter import LoadedHead
-from lambdas.inference.models import LiveModels
+from lambdas.inference.models import MAX_BACKBONES, LiveModels
 from traygo.errors import ImageError
 from traygo.images.preprocess import (
     Letterbox,
@@ -160,20 +160,55 @@ def predict(
 def _score_heads(
     models: LiveModels, heads: dict[str, Any], request: _Request, mode: str, fit: str
 ) -> tuple[list[dict[str, Any]], str | None, list[dict[str, str]]]:
-    """One backbone pass, then every head on its features: per region in tray mode."""
-    backbone = models.backbone()
-    if backbone.model is None:
-        why = (
-            f"the shared backbone {backbone.version} cannot serve: {backbone.problem}"
-            if backbone.version
-            else "no backbone is current in the store; run traygo backbone import"
-        )
-        return [], None, [_unavailable(h, "backbone_unavailable", why) for h in heads]
-    refused = _foreign_heads(heads, backbone.version)
-    usable = {label: e.model for label, e in heads.items() if label not in refused}
-    if not usable:
-        return [], backbone.version, list(refused.values())
-    model = backbone.model
+    """Every head on its own backbone's features: one pass per backbone in use (at most
+    MAX_BACKBONES), then each of its heads on the features, per region in tray mode. Returns
+    the answers, the backbone named in the answer (the current one when it served, else the
+    first that did), and the heads that could not be scored."""
+    current = models.backbone().version
+    served, refused = _within_limit(heads, current)
+    answers: list[dict[str, Any]] = []
+    used: list[str] = []
+    for version, group in served.items():
+        backbone = models.backbone_for(version)
+        if backbone.model is None:
+            why = f"its backbone {version} cannot serve: {backbone.problem}"
+            refused += [_unavailable(h, "backbone_unavailable", why) for h in group]
+            continue
+        answers += _score_on(backbone.model, group, request, mode, fit)
+        used.append(version)
+    named = current if current in used else (used[0] if used else current)
+    return answers, named, refused
+
+
+def _within_limit(
+    heads: dict[str, Any], current: str | None
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, str]]]:
+    """Heads grouped by the backbone they were trained on; at most MAX_BACKBONES groups are
+    served: the current backbone's first, then those with the most heads (then by version
+    name, so every request chooses alike). Heads on any other backbone are refused with
+    `backbone_limit`."""
+    groups: dict[str, dict[str, Any]] = {}
+    for label, entry in heads.items():
+        groups.setdefault(entry.model.backbone_version, {})[label] = entry.model
+    order = sorted(groups, key=lambda v: (v != current, -len(groups[v]), v))
+    kept = order[:MAX_BACKBONES]
+    refused = []
+    for version in order[MAX_BACKBONES:]:
+        for label in groups[version]:
+            log.error("%s is on backbone %s: over the limit of %d", label, version, MAX_BACKBONES)
+            message = (
+                f"trained on backbone {version}, but the service runs at most "
+                f"{MAX_BACKBONES} backbones at once ({', '.join(kept)}); retrain {label} on "
+                f"{current or kept[0]}"
+            )
+            refused.append(_unavailable(label, "backbone_limit", message))
+    return {v: groups[v] for v in kept}, refused
+
+
+def _score_on(
+    model: Any, heads: dict[str, Any], request: _Request, mode: str, fit: str
+) -> list[dict[str, Any]]:
+    """One backbone pass, then every head of `heads` on its features."""
     if mode == "tray" and model.has_tray:
         pixels, content = _tray_pixels(request, model, fit)
         with request.timed("backbone_ms"):
@@ -188,12 +223,12 @@ def _score_heads(
         where = [WHOLE]
     answers = []
     with request.timed("heads_ms"):
-        for head in usable.values():
+        for head in heads.values():
             probs = [head.probability(f) for f in features]
             best = int(np.argmax(probs))
             threshold = head.tray_threshold if len(where) > 1 else head.threshold
             answers.append(_answer(head, probs[best], threshold, where[best]))
-    return answers, backbone.version, list(refused.values())
+    return answers
 
 
 def _tray_pixels(
@@ -209,27 +244,6 @@ def _tray_pixels(
     return request.pixels(size), FULL
 
 
-def _foreign_heads(heads: dict[str, Any], loaded: str | None) -> dict[str, dict[str, str]]:
-    """Heads trained on another backbone: never scored, each logged and reported."""
-    refused = {}
-    for label, entry in heads.items():
-        trained_on = entry.model.backbone_version
-        if trained_on != loaded:
-            log.error(
-                "%s/%s was trained on backbone %s but %s is loaded: not scored",
-                label,
-                entry.version,
-                trained_on,
-                loaded,
-            )
-            message = (
-                f"trained on backbone {trained_on}, but the service runs {loaded}; "
-                f"retrain {label} on the current backbone"
-            )
-            refused[label] = _unavailable(label, "backbone_mismatch", message)
-    return refused
-
-
 def _answer(model: Any, probability: float, threshold: float, region: Region) -> dict[str, Any]:
     return {
         "label": model.label,
@@ -237,6 +251,7 @@ def _answer(model: Any, probability: float, threshold: float, region: Region) ->
         "probability": round(probability, 6),
         "threshold": threshold,
         "model_version": model.version,
+        "backbone_version": getattr(model, "backbone_version", None),
         "region": {"name": region.name, "box": [round(v, 4) for v in region.box]},
     }
 

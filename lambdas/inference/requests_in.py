@@ -29,25 +29,44 @@ def parse(
     body: bytes, content_type: str, query_labels: str | None, conf: InferenceSettings
 ) -> PredictInput:
     """The image and labels of a request, within the limits of `conf`, or an ApiError."""
-    max_bytes = conf.max_request_bytes
-    if len(body) > max_bytes:
-        raise ApiError(413, "too_large", f"the request body is over {max_bytes} bytes")
-    media = content_type.split(";")[0].strip().lower()
-    labels = _labels_from_query(query_labels)
-    if media.startswith("image/") or media in RAW_TYPES:
+    check_size(body, conf)
+    labels = labels_from_query(query_labels)
+    if media_type(content_type) == "raw":
         if not body:
             raise ApiError(400, "empty", "the request body is empty; send the image bytes")
         return PredictInput(body, labels, "body")
+    return _from_json(body, labels, conf)
+
+
+def _from_json(body: bytes, labels: list[str] | None, conf: InferenceSettings) -> PredictInput:
+    doc = json_object(body)
+    if "labels" in doc:
+        labels = labels_from_json(doc["labels"])
+    image, source = image_from_doc(doc, conf)
+    return PredictInput(image, labels, source)
+
+
+def check_size(body: bytes, conf: InferenceSettings) -> None:
+    if len(body) > conf.max_request_bytes:
+        raise ApiError(413, "too_large", f"the request body is over {conf.max_request_bytes} bytes")
+
+
+def media_type(content_type: str) -> str:
+    """The body's kind: "raw" (image bytes), "json", or a 415."""
+    media = content_type.split(";")[0].strip().lower()
+    if media.startswith("image/") or media in RAW_TYPES:
+        return "raw"
     if media not in ("application/json", ""):
         raise ApiError(
             415,
             "unsupported_type",
             f"content type {media} is not accepted; send application/json or image/*",
         )
-    return _from_json(body, labels, conf)
+    return "json"
 
 
-def _from_json(body: bytes, labels: list[str] | None, conf: InferenceSettings) -> PredictInput:
+def json_object(body: bytes) -> dict[str, object]:
+    """The body as a JSON object, refused before parsing when it is too deep or wide."""
     _check_shape(body)
     try:
         doc = json.loads(body)
@@ -59,8 +78,11 @@ def _from_json(body: bytes, labels: list[str] | None, conf: InferenceSettings) -
         raise ApiError(
             400, "bad_json", 'the body must be a JSON object: {"url": …} or {"image": …}'
         )
-    if "labels" in doc:
-        labels = _labels_from_json(doc["labels"])
+    return doc
+
+
+def image_from_doc(doc: dict[str, object], conf: InferenceSettings) -> tuple[bytes, str]:
+    """The picture a JSON request names: fetched from "url" or decoded from "image"."""
     url, encoded = doc.get("url"), doc.get("image")
     if (url is None) == (encoded is None):
         raise ApiError(400, "bad_request", 'give exactly one of "url" or "image" (base64)')
@@ -70,7 +92,7 @@ def _from_json(body: bytes, labels: list[str] | None, conf: InferenceSettings) -
         image, _ = fetch_image(
             url, conf.max_request_bytes, conf.fetch_timeout, conf.allow_loopback_fetch
         )
-        return PredictInput(image, labels, "url")
+        return image, "url"
     if not isinstance(encoded, str):
         raise ApiError(400, "bad_base64", '"image" must be a base64 string')
     if encoded.startswith("data:") and "," in encoded:
@@ -81,7 +103,7 @@ def _from_json(body: bytes, labels: list[str] | None, conf: InferenceSettings) -
         raise ApiError(400, "bad_base64", '"image" is not valid base64') from None
     if not image:
         raise ApiError(400, "empty", '"image" is empty')
-    return PredictInput(image, labels, "base64")
+    return image, "base64"
 
 
 def _check_shape(body: bytes) -> None:
@@ -99,15 +121,15 @@ def _too_complex() -> ApiError:
     )
 
 
-def _labels_from_query(raw: str | None) -> list[str] | None:
+def labels_from_query(raw: str | None) -> list[str] | None:
     if not raw:
         return None
     return [part.strip() for part in raw.split(",") if part.strip()] or None
 
 
-def _labels_from_json(raw: object) -> list[str] | None:
+def labels_from_json(raw: object, name: str = "labels") -> list[str] | None:
     if raw is None:
         return None
     if not isinstance(raw, list) or not all(isinstance(x, str) and x for x in raw):
-        raise ApiError(400, "bad_request", '"labels" must be a list of label names')
+        raise ApiError(400, "bad_request", f'"{name}" must be a list of label names')
     return raw or None

@@ -96,22 +96,22 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @dataclass(frozen=True)
 class MotoStack:
     queue: str
-    job_definitions: dict[str, str]  # "scrape" | "background" | "train" | "promote" -> ARN
+    job_definitions: dict[str, str]  # "scrape" | "background" | "train" | "retrain" | "promote"
     state_machine: str
     bucket: str
 
 
-def _camel(value: Any) -> Any:
+def camel(value: Any) -> Any:
     """CloudFormation's PascalCase properties as the Batch API's camelCase."""
     if isinstance(value, dict):
-        return {k[0].lower() + k[1:]: _camel(v) for k, v in value.items()}
+        return {k[0].lower() + k[1:]: camel(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_camel(v) for v in value]
+        return [camel(v) for v in value]
     return value
 
 
 def create_stack_resources(synthesized: Synthesized, name: str = "traygo") -> MotoStack:
-    """Queue, the four job definitions (from the template) and the state machine, in moto."""
+    """Queue, the job definitions (from the template) and the state machine, in moto."""
     iam = boto3.client("iam")
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}", Path="/")[
         "Role"
@@ -132,7 +132,7 @@ def create_stack_resources(synthesized: Synthesized, name: str = "traygo") -> Mo
     for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
         job = next(
             j
-            for j in ("scrape", "background", "train", "promote")
+            for j in ("scrape", "background", "train", "retrain", "promote")
             if logical.startswith(f"Jobs{j.title()}")
         )
         props = res["Properties"]
@@ -141,12 +141,12 @@ def create_stack_resources(synthesized: Synthesized, name: str = "traygo") -> Mo
             jobDefinitionName=f"{name}-{job}",
             type="container",
             parameters=props.get("Parameters", {}),
-            retryStrategy=_camel(props["RetryStrategy"]),
-            timeout=_camel(props["Timeout"]),
+            retryStrategy=camel(props["RetryStrategy"]),
+            timeout=camel(props["Timeout"]),
             containerProperties={
                 "image": f"traygo-{job}:test",
                 "command": container["Command"],
-                "resourceRequirements": _camel(container["ResourceRequirements"]),
+                "resourceRequirements": camel(container["ResourceRequirements"]),
             },
         )["jobDefinitionArn"]
         names[logical] = arns[job] = arn

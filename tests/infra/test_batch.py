@@ -12,7 +12,7 @@ from infra.timeouts import POOL_QUERY_TIME
 from tests.infra.conftest import Synthesized, synth
 from traygo.labels import load_background
 
-JOBS = ("Scrape", "Background", "Train", "Promote")
+JOBS = ("Scrape", "Background", "Train", "Retrain", "Promote")
 
 
 def job_definitions(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
@@ -20,7 +20,7 @@ def job_definitions(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
     for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
         name = next(n for n in JOBS if logical.startswith(f"Jobs{n}"))
         found[name.lower()] = res["Properties"]
-    assert set(found) == {"scrape", "background", "train", "promote"}
+    assert set(found) == {"scrape", "background", "train", "retrain", "promote"}
     return found
 
 
@@ -84,7 +84,10 @@ def test_job_commands_follow_the_batch_contract(
 
 
 def test_training_gate_default_comes_from_context(synthesized: Synthesized) -> None:
-    assert job_definitions(synthesized)["train"]["Parameters"] == {"minAccuracy": "0.8"}
+    found = job_definitions(synthesized)
+    for name in ("train", "retrain"):  # the scheduled retrain gates like the pipeline
+        assert found[name]["Parameters"] == {"minAccuracy": "0.8"}
+        assert "Ref::minAccuracy" in found[name]["ContainerProperties"]["Command"]
 
 
 def test_retries_what_fargate_spot_throws_and_exits_on_the_jobs_own(

@@ -75,6 +75,7 @@ def test_training_creates_versions_once_and_never_moves_the_live_pointer(
         f"{bucket}/models/*": {"s3:GetObject"},
         f"{bucket}/backbones/*": {"s3:GetObject"},
         f"{bucket}/features/*": {"s3:GetObject"},
+        f"{bucket}/feedback/*": {"s3:GetObject"},  # the canteen's corrections: read only
         f"{bucket}/models/*/_checkpoints/*": {"s3:PutObject", "s3:DeleteObject"},
         f"{bucket}/backbones/current.json": {"s3:PutObject"},
         f"DENY {bucket}/models/*/live.json": {"s3:PutObject", "s3:DeleteObject"},
@@ -91,6 +92,21 @@ def test_training_creates_versions_once_and_never_moves_the_live_pointer(
     assert "s3:DeleteObjectVersion" not in every_action
 
 
+def test_the_scheduled_retrain_trains_like_training_and_moves_live_pointers(
+    synthesized: Synthesized, bucket: str
+) -> None:
+    train = statements_of_role(synthesized.template, "JobsTrainJobRole")
+    retrain = statements_of_role(synthesized.template, "JobsRetrainJobRole")
+    allowed = [st for st in train if st["Effect"] == "Allow"]
+    assert [st for st in retrain if st not in allowed] == [
+        st
+        for st in retrain
+        if s3_grants([st]) == {f"{bucket}/models/*/live.json": {"s3:PutObject"}}
+    ]
+    assert all(st in retrain for st in allowed)  # nothing of training's is missing
+    assert all(st["Effect"] == "Allow" for st in retrain)
+
+
 def test_promotion_only_moves_live_pointers(synthesized: Synthesized, bucket: str) -> None:
     grants = s3_grants(statements_of_role(synthesized.template, "JobsPromoteJobRole"))
     assert grants == {
@@ -100,13 +116,30 @@ def test_promotion_only_moves_live_pointers(synthesized: Synthesized, bucket: st
     }
 
 
-def test_lambda_reads_models_and_backbones_only(synthesized: Synthesized, bucket: str) -> None:
+def test_lambda_reads_models_and_writes_only_new_feedback(
+    synthesized: Synthesized, bucket: str
+) -> None:
     statements = statements_of_role(synthesized.template, "InferenceFunctionRole")
-    assert s3_grants(statements) == {
+    create_only = [st for st in statements if st.get("Condition")]
+    assert s3_grants([st for st in statements if not st.get("Condition")]) == {
         bucket: {"s3:ListBucket"},
         f"{bucket}/models/*": {"s3:GetObject"},
         f"{bucket}/backbones/*": {"s3:GetObject"},
+        # a repeated correction reads its record back
+        f"{bucket}/feedback/records/*": {"s3:GetObject"},
     }
+    # POST /feedback: pictures and records, created once (If-None-Match), never replaced.
+    (statement,) = create_only
+    assert statement["Effect"] == "Allow"
+    assert statement["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+    assert s3_grants(create_only) == {f"{bucket}/feedback/*": {"s3:PutObject"}}
+    writes = {
+        a
+        for st in statements
+        for a in actions(st)
+        if st["Effect"] == "Allow" and a.startswith("s3:") and a not in ("s3:GetObject",)
+    }
+    assert writes == {"s3:ListBucket", "s3:PutObject"}  # no delete, no tagging, no ACL
     others = {a for st in statements for a in actions(st) if not a.startswith("s3:")}
     assert others == {"logs:CreateLogStream", "logs:PutLogEvents"}
     # No managed policy either (AWSLambdaBasicExecutionRole would allow every log group).

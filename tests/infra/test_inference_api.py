@@ -1,4 +1,5 @@
-"""The REST API: routes, the API key on /predict and /models, throttling, quota, logs, CORS."""
+"""The REST API: routes, the API key on /predict, /feedback and /models, throttling, quota,
+logs, CORS."""
 
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ def methods(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
 def test_routes_and_which_need_the_api_key(synthesized: Synthesized) -> None:
     found = methods(synthesized)
     keyed = {route for route, props in found.items() if props.get("ApiKeyRequired")}
-    assert keyed == {"POST /predict", "GET /models"}
+    assert keyed == {"POST /predict", "POST /feedback", "GET /models"}
     assert {"GET /", "GET /health", "GET /openapi.json"} <= set(found)
-    for route in ("GET /", "GET /health", "GET /openapi.json", "POST /predict", "GET /models"):
+    routes = ("GET /", "GET /health", "GET /openapi.json", "POST /predict", "POST /feedback")
+    for route in (*routes, "GET /models"):
         integration = found[route]["Integration"]
         assert integration["Type"] == "AWS_PROXY"
 
@@ -39,16 +41,28 @@ def test_binary_media_types_for_raw_images(synthesized: Synthesized) -> None:
     assert set(api["Properties"]["BinaryMediaTypes"]) == {"image/*", "application/octet-stream"}
 
 
-def test_usage_plan_throttles_and_caps_predict(synthesized: Synthesized) -> None:
+def test_usage_plan_throttles_and_caps_predict_and_feedback(synthesized: Synthesized) -> None:
     _, plan = synthesized.one("AWS::ApiGateway::UsagePlan")
     props = plan["Properties"]
     assert props["Throttle"] == {"RateLimit": 10, "BurstLimit": 20}
     assert props["Quota"] == {"Limit": 10000, "Period": "DAY"}
     (stage,) = props["ApiStages"]
-    assert stage["Throttle"] == {"/predict/POST": {"RateLimit": 10, "BurstLimit": 20}}
+    assert stage["Throttle"] == {
+        "/predict/POST": {"RateLimit": 10, "BurstLimit": 20},
+        # its own, lower: each correction stores a picture
+        "/feedback/POST": {"RateLimit": 2, "BurstLimit": 5},
+    }
     _, key_link = synthesized.one("AWS::ApiGateway::UsagePlanKey")
     key, _ = synthesized.one("AWS::ApiGateway::ApiKey")
     assert key_link["Properties"]["KeyId"] == {"Ref": key}
+
+
+def test_feedback_throttle_from_context(tmp_path: Path) -> None:
+    custom = synth(tmp_path, {"feedbackRateLimit": "0.5", "feedbackBurstLimit": "3"})
+    _, plan = custom.one("AWS::ApiGateway::UsagePlan")
+    (stage,) = plan["Properties"]["ApiStages"]
+    assert stage["Throttle"]["/feedback/POST"] == {"RateLimit": 0.5, "BurstLimit": 3}
+    assert stage["Throttle"]["/predict/POST"] == {"RateLimit": 10, "BurstLimit": 20}
 
 
 def test_stage_has_access_logs_and_a_throttle(synthesized: Synthesized) -> None:
@@ -62,11 +76,12 @@ def test_stage_has_access_logs_and_a_throttle(synthesized: Synthesized) -> None:
 
 
 def test_cors_preflight_for_the_configured_origin(synthesized: Synthesized) -> None:
-    options = methods(synthesized)["OPTIONS /predict"]
-    headers = options["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
-    allow = headers["method.response.header.Access-Control-Allow-Origin"]
-    assert allow == "'https://demo.example.com'"
-    assert options.get("ApiKeyRequired") is not True  # a browser preflight carries no key
+    for route in ("OPTIONS /predict", "OPTIONS /feedback"):
+        options = methods(synthesized)[route]
+        headers = options["Integration"]["IntegrationResponses"][0]["ResponseParameters"]
+        allow = headers["method.response.header.Access-Control-Allow-Origin"]
+        assert allow == "'https://demo.example.com'"
+        assert options.get("ApiKeyRequired") is not True  # a browser preflight carries no key
 
 
 def test_lambda_runs_the_bundle_handler_with_its_store(synthesized: Synthesized) -> None:
@@ -103,6 +118,7 @@ def test_outputs_name_everything_submit_and_users_need(synthesized: Synthesized)
         outputs.BUCKET,
         outputs.JOB_QUEUE,
         outputs.STATE_MACHINE,
+        outputs.RETRAIN_RULE,
         *outputs.JOB_DEFINITIONS.values(),
     }
     assert expected <= set(synthesized.template["Outputs"])

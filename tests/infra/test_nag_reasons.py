@@ -73,6 +73,16 @@ def test_each_wildcard_reason_states_exactly_what_the_policy_allows(
         assert reason.startswith(claim + ": "), f"{path} {resource}: {reason!r} vs {claim!r}"
 
 
+def test_inference_claims_read_as_intended(synthesized: Synthesized) -> None:
+    reasons = {
+        r: why for p, r, why in iam5_reasons(synthesized) if p.endswith("Inference/FunctionRole")
+    }
+    (records,) = [why for r, why in reasons.items() if r.endswith("/feedback/records/*")]
+    assert records.startswith("allows s3:GetObject: ")
+    (create,) = [why for r, why in reasons.items() if r.endswith("/feedback/*")]
+    assert create.startswith("allows s3:PutObject only with If-None-Match (create, never replace)")
+
+
 @pytest.mark.parametrize(
     ("resource", "expected"),
     [
@@ -89,6 +99,9 @@ def test_training_claims_read_as_intended(
     assert reason.startswith(expected)
 
 
+KEYED = {"POST /predict", "POST /feedback", "GET /models"}
+
+
 def test_keyed_route_reasons_are_the_routes_that_need_the_key(synthesized: Synthesized) -> None:
     keyed_reason = "The API key and usage plan authorize callers"
     keyed = {
@@ -98,12 +111,13 @@ def test_keyed_route_reasons_are_the_routes_that_need_the_key(synthesized: Synth
         )
         if props.get("ApiKeyRequired")
     }
-    assert keyed == {"POST", "GET"}  # POST /predict, GET /models (test_inference_api checks)
+    # POST /predict, POST /feedback, GET /models (test_inference_api checks)
+    assert keyed == {"POST", "GET"}
     seen = set()
     for rules in acknowledgments(synthesized).values():
         reason = rules.get("Annotation::AwsSolutions-APIG4")
         if reason is not None:
             route = reason.split(":", 1)[0]
             seen.add(route)
-            assert (keyed_reason in reason) == (route in {"POST /predict", "GET /models"}), reason
-    assert {"POST /predict", "GET /models", "GET /health"} <= seen
+            assert (keyed_reason in reason) == (route in KEYED), reason
+    assert {*KEYED, "GET /health"} <= seen

@@ -94,6 +94,8 @@ def _worst_run_seconds(synthesized: Synthesized) -> dict[str, int]:
     """Each job's every attempt at its full timeout, read from the job definitions."""
     worst = {}
     for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
+        if logical.startswith("JobsRetrain"):  # the schedule's, not a pipeline step
+            continue
         name = next(n for n in STEPS if logical.startswith(f"Jobs{n}"))
         props = res["Properties"]
         attempts = props["RetryStrategy"]["Attempts"]

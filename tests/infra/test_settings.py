@@ -69,6 +69,25 @@ def test_reserved_concurrency_is_a_number_or_none() -> None:
         ("minAccuracy", "1.5", "minAccuracy='1.5'"),
         ("logRetentionDays", 10, "logRetentionDays=10"),
         ("baseImage", "two words", "baseImage='two words'"),
+        ("feedbackRateLimit", "0", "feedbackRateLimit='0'"),
+        ("feedbackRateLimit", "slow", "feedbackRateLimit='slow'"),
+        ("feedbackBurstLimit", "-1", "feedbackBurstLimit='-1'"),
+        ("feedbackBurstLimit", 2.5, "feedbackBurstLimit=2.5"),
+        ("feedbackRetentionDays", 0, "feedbackRetentionDays=0"),
+        ("feedbackRetentionDays", "3651", "feedbackRetentionDays='3651'"),
+        ("feedbackRetentionDays", "a year", "feedbackRetentionDays='a year'"),
+        ("feedbackRetrainSchedule", "nightly", "feedbackRetrainSchedule='nightly'"),
+        ("feedbackRetrainSchedule", "0 3 * * ? *", "feedbackRetrainSchedule='0 3 * * ? *'"),
+        ("feedbackRetrainSchedule", "cron(0 3 * * *)", "feedbackRetrainSchedule='cron(0 3 * * *)'"),
+        (
+            "feedbackRetrainSchedule",
+            "cron(0 3 * * 1 *)",  # a day of month and a day of week: EventBridge refuses it
+            "feedbackRetrainSchedule='cron(0 3 * * 1 *)'",
+        ),
+        ("feedbackRetrainSchedule", "rate(1 days)", "feedbackRetrainSchedule='rate(1 days)'"),
+        ("feedbackRetrainSchedule", "rate(2 day)", "feedbackRetrainSchedule='rate(2 day)'"),
+        ("feedbackRetrainSchedule", "rate(0 days)", "feedbackRetrainSchedule='rate(0 days)'"),
+        ("feedbackRetrainSchedule", 3, "feedbackRetrainSchedule=3"),
     ],
 )
 def test_bad_values_name_themselves(key: str, value: Any, named: str) -> None:
@@ -77,6 +96,43 @@ def test_bad_values_name_themselves(key: str, value: Any, named: str) -> None:
     message = str(caught.value)
     assert message.startswith(f"context {named}: ")
     assert "\n" not in message
+
+
+def test_feedback_settings() -> None:
+    d = settings()
+    assert (d.feedback_rate_limit, d.feedback_burst_limit) == (2.0, 5)
+    assert d.feedback_retention_days == 365
+    assert d.feedback_retrain_schedule is None  # the rule is deployed, disabled
+    parsed = settings(
+        feedbackRateLimit="0.5",
+        feedbackBurstLimit="2",
+        feedbackRetentionDays="3650",
+        feedbackRetrainSchedule=" cron(30 2 ? * MON-FRI *) ",
+    )
+    assert (parsed.feedback_rate_limit, parsed.feedback_burst_limit) == (0.5, 2)
+    assert parsed.feedback_retention_days == 3650
+    assert parsed.feedback_retrain_schedule == "cron(30 2 ? * MON-FRI *)"
+    assert settings(feedbackRetrainSchedule="rate(12 hours)").feedback_retrain_schedule == (
+        "rate(12 hours)"
+    )
+    assert settings(feedbackRetrainSchedule="rate(1 day)").feedback_retrain_schedule == (
+        "rate(1 day)"
+    )
+    assert settings(feedbackRetrainSchedule="").feedback_retrain_schedule is None
+
+
+def test_bad_schedule_says_what_is_expected() -> None:
+    with pytest.raises(ConfigError, match=r"cron\(0 3 \* \* \? \*\) or rate\(1 day\)"):
+        settings(feedbackRetrainSchedule="daily")
+
+
+def test_cdk_json_context_is_the_defaults() -> None:
+    """cdk.json lists each setting with its default; a deploy from it builds the default stack."""
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    assert settings(**context) == StackSettings()
+    for key in ("feedbackRateLimit", "feedbackBurstLimit", "feedbackRetentionDays"):
+        assert key in context
+    assert context["feedbackRetrainSchedule"] == ""  # the retrain rule deployed disabled
 
 
 def test_stack_name() -> None:

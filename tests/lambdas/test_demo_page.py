@@ -1,9 +1,13 @@
-"""The demo page in real headless Chromium: a tray picture in; outlines, bars, model cards out."""
+"""The demo page in real headless Chromium: a tray picture in; outlines, bars, model cards out;
+corrections of the answer back in (POST /feedback)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,11 +16,13 @@ import schemathesis
 from PIL import Image
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from scraper.browser import chromium
+from traygo import layout
 from traygo.registry import Registry
 from traygo.store import open_store
 
@@ -92,10 +98,25 @@ def tray_png(tmp_path: Path) -> Path:
     return path
 
 
-def ask(browser: Chrome, server: str, picture: Path, mode: str = "tray") -> WebDriverWait:
+# Records what each fetch() of the page got back, as the page itself received it.
+SPY = """window.answers = [];
+const original = window.fetch;
+window.fetch = async (...args) => {
+  const response = await original(...args);
+  const body = await response.clone().json().catch(() => null);
+  window.answers.push({url: String(args[0]), status: response.status, body});
+  return response;
+};"""
+
+
+def ask(
+    browser: Chrome, server: str, picture: Path, mode: str = "tray", spy: bool = False
+) -> WebDriverWait:
     browser.get(server)
     wait = WebDriverWait(browser, 15)
     wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".card[data-label=pizza]")))
+    if spy:
+        browser.execute_script(SPY)
     browser.find_element(By.CSS_SELECTOR, f"input[name=mode][value={mode}]").click()
     browser.find_element(By.ID, "file").send_keys(str(picture))
     browser.find_element(By.ID, "go").click()
@@ -171,7 +192,7 @@ def test_every_label_gets_a_probability_bar_against_its_threshold(
         assert row.find_elements(By.TAG_NAME, "td")[1].text == ("yes" if p["present"] else "no")
     assert not browser.find_elements(By.CSS_SELECTOR, "tr[data-label=fries]")
     unavailable = browser.find_element(By.CSS_SELECTOR, "#unavailable li[data-label=fries]")
-    assert "retrain fries on the current backbone" in unavailable.text
+    assert "its backbone tiny-32-00000002 cannot serve: it is not in the store" in unavailable.text
 
 
 @pytest.mark.browser
@@ -248,3 +269,127 @@ def test_tray_answers_and_model_cards_keep_to_the_published_schema(
     cards = requests.get(server + "models", timeout=10)
     assert cards.json()["models"][0]["tray_metrics"]
     schema["/models"]["GET"].validate_response(cards)
+
+
+def answers(browser: Chrome, route: str) -> list[dict[str, Any]]:
+    """What the page's fetch() calls of `route` got back, in order."""
+    seen: list[dict[str, Any]] = browser.execute_script("return window.answers;")
+    return [a for a in seen if a["url"].split("?")[0].endswith(f"/{route}")]
+
+
+def mark(browser: Chrome, label: str, verdict: str) -> WebElement:
+    button = browser.find_element(
+        By.CSS_SELECTOR, f"tr[data-label={label}] button[data-mark={verdict}]"
+    )
+    button.click()
+    return button
+
+
+def pressed(browser: Chrome, label: str) -> dict[str, str | None]:
+    buttons = browser.find_elements(By.CSS_SELECTOR, f"tr[data-label={label}] button[data-mark]")
+    return {b.get_attribute("data-mark"): b.get_attribute("aria-pressed") for b in buttons}
+
+
+def send(browser: Chrome, wait: WebDriverWait, expect: str) -> str:
+    browser.find_element(By.ID, "send").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "feedback-status"), expect))
+    return browser.find_element(By.ID, "feedback-status").text
+
+
+def stored(registry: Registry, prefix: str) -> list[str]:
+    return sorted(registry.store.list(prefix))
+
+
+@pytest.mark.browser
+def test_a_correction_is_sent_with_the_picture_and_saved_once(
+    browser: Chrome, server: str, registry: Registry, tray_png: Path
+) -> None:
+    wait = ask(browser, server, tray_png, spy=True)
+    send_button = browser.find_element(By.ID, "send")
+    assert not send_button.is_enabled()  # nothing marked yet
+    # the answer: pizza and salad yes, hot_dog no, fries unavailable (no row to mark)
+    mark(browser, "pizza", "wrong")  # said present: really absent
+    assert pressed(browser, "pizza") == {"right": "false", "wrong": "true"}
+    assert send_button.is_enabled()
+    wrong = browser.find_element(By.CSS_SELECTOR, "tr[data-label=hot_dog] button[data-mark=wrong]")
+    wrong.send_keys(Keys.SPACE)  # by keyboard: said absent, really present
+    assert pressed(browser, "hot_dog") == {"right": "false", "wrong": "true"}
+    mark(browser, "hot_dog", "right")  # changed my mind, then back: one mark per row
+    assert pressed(browser, "hot_dog") == {"right": "true", "wrong": "false"}
+    mark(browser, "hot_dog", "wrong")
+    # salad is left unmarked: unsure
+    assert pressed(browser, "salad") == {"right": "false", "wrong": "false"}
+
+    status = send(browser, wait, "saved")
+    records = stored(registry, layout.FEEDBACK_RECORDS)
+    assert len(records) == 1
+    record = registry.store.get_json(records[0])
+    assert status == f"Thanks: correction saved (id {record['id']})."
+    assert record["truth"] == {
+        "present": ["hot_dog"],
+        "absent": ["pizza"],
+        "unsure": ["fries", "salad"],  # fries could not answer, so it was not judged either
+    }
+    (predicted,) = answers(browser, "predict")
+    assert predicted["status"] == 200 and predicted["body"]["request_id"]
+    assert record["corrects"] == predicted["body"]["request_id"]
+    sha = hashlib.sha256(tray_png.read_bytes()).hexdigest()
+    assert stored(registry, layout.FEEDBACK_IMAGES) == [layout.feedback_image_key(sha, "png")]
+    assert hashlib.sha256(registry.store.get_bytes(record["image"]["key"])).hexdigest() == sha
+    assert record["image"]["sha256"] == sha and record["image"]["source"] == "body"
+    assert [a["status"] for a in answers(browser, "feedback")] == [201]
+
+    assert send(browser, wait, "Already saved") == f"Already saved (id {record['id']})."
+    assert stored(registry, layout.FEEDBACK_RECORDS) == records
+    assert [a["status"] for a in answers(browser, "feedback")] == [201, 200]
+
+    mark(browser, "pizza", "wrong")  # pressed again: unmarked; a mark still stands
+    assert pressed(browser, "pizza") == {"right": "false", "wrong": "false"}
+    assert browser.find_element(By.ID, "feedback-status").text == ""  # about the old marks
+    mark(browser, "hot_dog", "wrong")
+    assert not send_button.is_enabled()  # nothing marked: nothing to send
+
+
+@pytest.mark.browser
+def test_a_refused_correction_shows_why_and_stores_nothing(
+    browser: Chrome, server: str, registry: Registry, tray_png: Path
+) -> None:
+    wait = ask(browser, server, tray_png, spy=True)
+    # hot_dog goes off the air between the answer and its correction: the page sends it as
+    # unsure (unmarked), a label no longer live
+    registry.store.delete(layout.live_key("hot_dog"))
+    mark(browser, "pizza", "wrong")
+    status = send(browser, wait, "no live model for hot_dog")
+    assert "name only live labels (GET /models lists them)" in status  # the hint
+    assert browser.find_element(By.ID, "feedback-status").get_attribute("class") == "failed"
+    (refused,) = answers(browser, "feedback")
+    assert refused["status"] == 422 and refused["body"]["error"]["code"] == "unknown_label"
+    assert stored(registry, layout.FEEDBACK) == []
+    assert browser.find_element(By.ID, "send").is_enabled()  # free to try again
+
+
+def test_corrections_keep_to_the_published_schema(server: str, tray_png: Path) -> None:
+    schema = schemathesis.openapi.from_url(server + "openapi.json")
+    operation = schema["/feedback"]["POST"]
+    predicted = api_answer(server, tray_png).json()["request_id"]
+    sent = {"present": "pizza,hot_dog", "unsure": "fries", "corrects": predicted}
+    for expected in (201, 200):  # raw bytes, the truth in the query string: the page's way
+        answer = requests.post(
+            server + "feedback",
+            params=sent,
+            data=tray_png.read_bytes(),
+            headers={"Content-Type": "image/png"},
+            timeout=10,
+        )
+        assert answer.status_code == expected, answer.text
+        operation.validate_response(answer)
+    assert answer.json()["record"]["corrects"] == predicted
+    image = base64.b64encode(tray_png.read_bytes()).decode()
+    doc = {"image": image, "present": ["pizza", "hot_dog"], "unsure": ["fries"]}
+    again = requests.post(server + "feedback", json=doc, timeout=10)
+    assert again.status_code == 200  # the same picture and truth, sent as JSON
+    assert again.json()["id"] == answer.json()["id"]
+    operation.validate_response(again)
+    refused = requests.post(server + "feedback", json=dict(doc, unsure=["pizza"]), timeout=10)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "conflicting_truth"
+    operation.validate_response(refused)

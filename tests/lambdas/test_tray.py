@@ -96,9 +96,24 @@ def test_tray_mode_costs_one_backbone_pass(live: Registry) -> None:
 
 def test_response_schema(live: Registry) -> None:
     _, answer = ask(tray(3))
-    assert set(answer) == {"mode", "predictions", "unavailable", "backbone_version", "timings_ms"}
+    assert set(answer) == {
+        "mode",
+        "predictions",
+        "unavailable",
+        "backbone_version",
+        "timings_ms",
+        "request_id",
+    }
     for p in answer["predictions"]:
-        assert set(p) == {"label", "present", "probability", "threshold", "model_version", "region"}
+        assert set(p) == {
+            "label",
+            "present",
+            "probability",
+            "threshold",
+            "model_version",
+            "backbone_version",
+            "region",
+        }
         assert 0 <= p["probability"] <= 1
         x0, y0, x1, y1 = p["region"]["box"]
         assert 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1

@@ -178,3 +178,36 @@ def test_the_batch_job_id_names_the_run_under_aws_batch() -> None:
 
     (param,) = [p for p in app.params if p.name == "batch_job_id"]
     assert param.envvar == "AWS_BATCH_JOB_ID"
+
+
+def test_if_new_feedback_trains_only_labels_corrected_since_their_live_version(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pizza: list[str]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tests.lambdas.conftest import metadata
+    from traygo import feedback, layout
+
+    store = open_store(str(tmp_path / "store"))
+    registry = Registry(store)
+    meta = metadata("pizza") | {"created_at": datetime.now(UTC).isoformat()}
+    registry.publish("pizza", "20261206T000000Z-aaaaaaaa", {"model.tflite": b"x"}, meta)
+    registry.promote("pizza", "20261206T000000Z-aaaaaaaa")
+    old = datetime.now(UTC) - timedelta(days=1)
+    record = feedback.build_record(
+        "0" * 64,
+        "feedback/images/x.jpg",
+        1,
+        feedback.Truth((), ("pizza",), ()),
+        None,
+        received_at=old,
+        corrects=None,
+        api_key_id=None,
+        source="body",
+    )
+    store.put_json(layout.feedback_record_key(record["id"]), record)
+
+    code, out, err = train(capsys, *pizza, "--if-new-feedback", "--epochs", "3")
+    assert code == 0, err
+    assert "no new feedback since the live version of: pizza; not trained" in out
+    assert registry.versions("pizza") == ["20261206T000000Z-aaaaaaaa"]

@@ -161,3 +161,68 @@ def test_the_store_pool_is_a_negative_for_every_label_by_default(
     req.min_accuracy = 0.0
     assert run(req).metadata["dataset"]["background"] == 0
     assert "no background pool" in caplog.text and "traygo scrape --background" in caplog.text
+
+
+def _copy_backbone(store: Store, files: dict[str, bytes], version: str) -> None:
+    """The imported backbone again under another version name (a tuned one stands in)."""
+    import json
+
+    old = next(k.split("/")[1] for k in files if k.endswith("/metadata.json"))
+    for key, data in files.items():
+        if key.endswith("/metadata.json"):
+            data = (
+                json.dumps(json.loads(data) | {"version": version})
+                .replace(f"backbones/{old}/", f"backbones/{version}/")
+                .encode()
+            )
+        store.put_bytes(key.replace(f"backbones/{old}/", f"backbones/{version}/"), data)
+
+
+def test_a_head_trains_on_the_backbone_it_is_told_and_the_current_one_stays(
+    tmp_path: Path, shapes: Path, labels_file: Path, backbone_files
+) -> None:
+    store = open_store(tmp_path / "store")
+    current = add_backbone(store, backbone_files)
+    backbones.set_current(store, current)
+    _copy_backbone(store, backbone_files, "tuned-64-00000001")
+    moved = run(request(store.uri, tmp_path, shapes, labels_file, backbone="tuned-64-00000001"))
+    assert moved.metadata["backbone"]["version"] == "tuned-64-00000001"
+    assert backbones.current_version(store) == current
+    from traygo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--backbone applies to --arch backbone"):
+        run(
+            request(store.uri, tmp_path, shapes, labels_file, backbone=current, architecture="seed")
+        )
+
+
+def test_the_gate_scores_a_live_head_on_another_backbone_on_that_backbones_features(
+    tmp_path: Path,
+) -> None:
+    """Moving a label to a new backbone is gated like a retrain: the live head, on the old
+    backbone, is scored on the old backbone's features of the same validation photos."""
+    import io
+
+    from PIL import Image
+
+    from tests.lambdas.conftest import BACKBONE, RED_HEAD, publish_backbone
+    from training import dataset as ds
+    from training.head_job import _scorer
+    from traygo.images.hashing import sha256_hex
+
+    store = open_store(tmp_path / "store")
+    publish_backbone(store, "tiny-32-00000001", BACKBONE.read_bytes())  # 4 features, 32 px
+    samples = []
+    for i, colour in enumerate([(230, 20, 20), (20, 20, 230)] * 2):
+        buf = io.BytesIO()
+        Image.new("RGB", (40, 40), colour).save(buf, "PNG")
+        path = tmp_path / f"{i}.png"
+        path.write_bytes(buf.getvalue())
+        samples.append(ds.Sample(path, int(colour[0] > 100), sha256_hex(buf.getvalue()), i))
+    req = TrainRequest("pizza", store.uri, tmp_path / "cache")
+    ours = np.zeros((4, 1280), np.float32)  # this run's backbone features: not the live head's
+    score = _scorer(Registry(store), req, "tuned-64-00000001", ours, samples)
+
+    probs = score({"backbone": {"version": "tiny-32-00000001"}}, RED_HEAD.read_bytes())
+    assert probs is not None and list(probs >= 0.5) == [True, False, True, False]
+    assert list(store.list("features/tiny-32-00000001/"))  # cached like any others

@@ -205,7 +205,8 @@ class _Scores:
 
 
 def test_the_photo_threshold_holds_the_false_alarm_rate_on_pool_photos() -> None:
-    from training.job import Split, evaluate_model
+    from training.evaluate import evaluate_model
+    from training.request import Split
 
     positives = np.linspace(0.55, 1.0, 40)
     others = np.linspace(0.0, 0.45, 40)  # the label's own negatives: well below
@@ -231,3 +232,21 @@ def test_the_photo_threshold_holds_the_false_alarm_rate_on_pool_photos() -> None
     assert held["metrics"]["threshold"] == held["threshold"]  # scored at the held cut
     few = evaluate_model(_Scores(), arrays, ("not_x", "x"), is_pool & (np.arange(130) < 90), 0.02)
     assert few["threshold"] == plain["threshold"]  # 10 pool photos: too few to hold a rate
+
+
+def test_the_head_job_does_not_import_the_job_that_calls_it() -> None:
+    """job.py hands heads to head_job.py; what both use lives in modules neither owns."""
+    import ast
+
+    import training.head_job
+
+    tree = ast.parse(Path(training.head_job.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert "training.job" not in imported
+    assert not any(
+        isinstance(n, ast.ImportFrom)
+        and n.module == "training"
+        and "job" in {a.name for a in n.names}
+        for n in ast.walk(tree)
+    )

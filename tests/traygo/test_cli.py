@@ -9,7 +9,17 @@ import pytest
 
 from traygo.cli import ENTRY_POINT_GROUP, main
 
-VERBS = {"run", "serve", "train", "backbone", "scrape", "models", "submit", "predict"}
+VERBS = {
+    "run",
+    "serve",
+    "train",
+    "backbone",
+    "scrape",
+    "models",
+    "submit",
+    "predict",
+    "feedback",
+}
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -126,13 +136,14 @@ def test_models_cli_end_to_end(capsys: pytest.CaptureFixture[str], tmp_path: Pat
                     "preprocessing": "p",
                 },
                 "metrics": {"accuracy": acc, "n": 5, "f1": {"pizza": acc}},
+                "backbone": {"version": f"tiny-32-0000000{version[-1]}", "features": 4},
             },
         )
     assert run_cli(capsys, "models", "promote", "pizza", "--latest", "--store", store)[0] == 0
     code, out, _ = run_cli(capsys, "models", "list", "--store", store)
     assert code == 0 and "v2" in out and "0.900" in out
     live_row = next(line for line in out.splitlines() if "v2" in line)
-    assert "●" in live_row
+    assert "●" in live_row and "tiny-32-00000002" in live_row  # the backbone its head runs on
     code, out, _ = run_cli(capsys, "models", "rollback", "pizza", "--store", store)
     assert code == 1 and reg.live("pizza").version == "v2"  # nothing earlier than v2 was live
     run_cli(capsys, "models", "promote", "pizza", "v1", "--store", store)
