@@ -87,7 +87,19 @@ def _walk(
         pacing.pause()
         last = read(driver, engine, sources)
         stale = stale + 1 if len(sources) == before else 0
+        if stale:
+            _nudge(driver)
     return last
+
+
+# A page that loads its next batch from a scroll listener can miss its cue: a smooth scroll
+# that stops a pixel short of the page's own threshold, or at the very bottom where a scroll
+# moves nothing. A person who sees nothing new scrolls back up a little and down again.
+NUDGE_JS = "window.scrollBy({top: -Math.round(window.innerHeight / 3), behavior: 'instant'});"
+
+
+def _nudge(driver: WebDriver) -> None:
+    driver.execute_script(NUDGE_JS)
 
 
 def read(driver: WebDriver, engine: Engine, sources: dict[str, Source]) -> Parsed:

@@ -20,9 +20,8 @@ def site() -> Iterator[str]:
 
 def quick_pacing() -> Pacing:
     # Short, seeded pauses, long enough for most of a smooth scroll (a few hundred ms) to
-    # happen; six stale scrolls (about 1.5 s) before giving up, so a renderer slowed by a busy
-    # machine still lets the page's scroll handlers see the bottom (four once stopped at 90).
-    return Pacing(rng=random.Random(7), min_pause=0.2, max_pause=0.3, stale_scrolls=6)
+    # happen, so the page's scroll handlers see the bottom within the four stale scrolls.
+    return Pacing(rng=random.Random(7), min_pause=0.2, max_pause=0.3)
 
 
 def quick_downloader() -> Downloader:
