@@ -55,15 +55,20 @@ class Runner(Protocol):
         ...
 
 
+def verified_artifact(store: Store, meta: dict[str, Any], name: str) -> bytes:
+    """A published backbone file, refused unless it matches its recorded sha256."""
+    artifact = meta["artifacts"][name]
+    data = store.get_bytes(artifact["key"])
+    if hashlib.sha256(data).hexdigest() != artifact["sha256"]:
+        raise StoreError(f"{store.url(artifact['key'])} does not match its sha256")
+    return data
+
+
 class BackboneRunner:
     """The backbone exactly as served: the published TFLite on the shared preprocessing."""
 
     def __init__(self, store: Store, meta: dict[str, Any]) -> None:
-        artifact = meta["artifacts"]["backbone.tflite"]
-        data = store.get_bytes(artifact["key"])
-        if hashlib.sha256(data).hexdigest() != artifact["sha256"]:
-            raise StoreError(f"{store.url(artifact['key'])} does not match its sha256")
-        self.model = data
+        self.model = verified_artifact(store, meta, "backbone.tflite")
         self.version: str = meta["version"]
         self.size = (int(meta["input"]["height"]), int(meta["input"]["width"]))
         self.features = int(meta["features"])

@@ -26,9 +26,9 @@ import numpy as np
 
 from training import evaluate, tflite
 from training.dataset import Sample
-from training.features import FeatureCache, features_for
-from traygo import layout
-from traygo.errors import StoreError, TraygoError
+from training.features import FeatureCache, features_for, verified_artifact
+from traygo import backbones, layout
+from traygo.errors import TraygoError
 from traygo.images.preprocess import preprocess_tray
 from traygo.registry import Registry
 from traygo.store import Store
@@ -54,15 +54,10 @@ class RegionRunner:
     regions tray mode scores: exactly what the Lambda computes for a tray."""
 
     def __init__(self, store: Store, meta: dict[str, Any]) -> None:
-        spec = meta["tray"]
-        artifact = meta["artifacts"][spec["artifact"]]
-        data = store.get_bytes(artifact["key"])
-        if hashlib.sha256(data).hexdigest() != artifact["sha256"]:
-            raise StoreError(f"{store.url(artifact['key'])} does not match its sha256")
-        self.model = data
+        self.model = verified_artifact(store, meta, meta["tray"]["artifact"])
         self.version: str = meta["version"]
-        self.side = int(spec["size"])
-        self.stride = self.side // int(spec.get("grid") or self.side // 32)
+        self.side = int(meta["tray"]["size"])
+        self.stride = backbones.tray_stride(meta)
 
     def run(self, paths: list[Path]) -> np.ndarray:
         pictures = [preprocess_tray(p.read_bytes(), self.side, self.stride) for p in paths]
@@ -114,8 +109,9 @@ class Corrections:
                 chosen = self.photos[s.sha256][None]
             rows.append(chosen)
             targets += [s.target] * len(chosen)
-        if not rows:
-            return np.empty((0, 0), np.float32), np.empty(0, np.int64), np.empty(0, np.float32)
+        if not rows:  # every correction held out: no rows, but the web rows' width
+            width = len(next(iter(self.photos.values())))
+            return np.empty((0, width), np.float32), np.empty(0, np.int64), np.empty(0, np.float32)
         y = np.array(targets, dtype=np.int64)
         return np.concatenate(rows), y, np.full(len(y), self.weight, np.float32)
 

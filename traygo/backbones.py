@@ -63,6 +63,13 @@ def metadata(store: Store, version: str) -> dict[str, Any]:
     return meta
 
 
+def tray_stride(meta: dict[str, Any]) -> int:
+    """The pixels per cell of a backbone's tray feature map: a tray pass takes any multiple of
+    it (traygo.tray.tray_shape)."""
+    side = int(meta["tray"]["size"])
+    return side // int(meta["tray"].get("grid") or side // 32)
+
+
 def exists(store: Store, version: str) -> bool:
     return store.exists(layout.backbone_key(version, "metadata.json"))
 

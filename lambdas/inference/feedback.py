@@ -27,7 +27,7 @@ from lambdas.inference.requests_in import (
 )
 from traygo import feedback, layout
 from traygo.errors import AlreadyExists, ImageError
-from traygo.images.decode import open_header
+from traygo.images.decode import EXTENSIONS, MIME_TYPES, open_header
 from traygo.images.hashing import sha256_hex
 from traygo.images.preprocess import preprocess
 from traygo.settings import InferenceSettings
@@ -154,9 +154,9 @@ def _store(
 ) -> Stored:
     header = open_header(image)
     sha = sha256_hex(image)
-    image_key = layout.feedback_image_key(sha, str(header.format).lower().replace("jpeg", "jpg"))
+    image_key = layout.feedback_image_key(sha, EXTENSIONS[str(header.format)])
     with suppress(AlreadyExists):  # content-addressed: a key that exists holds these bytes
-        store.create_bytes(image_key, image, f"image/{str(header.format).lower()}")
+        store.create_bytes(image_key, image, MIME_TYPES[str(header.format)])
     record = feedback.build_record(
         sha,
         image_key,

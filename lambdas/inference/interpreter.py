@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from traygo import backbones
 from traygo.errors import TraygoError
 
 try:
@@ -141,8 +142,7 @@ class LoadedBackbone:
         if tray_model is not None:
             side = int(meta["tray"]["size"])
             self.tray_size: tuple[int, int] = (side, side)
-            # the map's cells: a tray pass takes any multiple of it (traygo.tray.tray_shape)
-            self.tray_stride = side // int(meta["tray"].get("grid") or side // 32)
+            self.tray_stride = backbones.tray_stride(meta)
             self._tray = _Tflite(
                 f"backbone {version} (tray)", tray_model, [1, side, side, 3], resizable=True
             )

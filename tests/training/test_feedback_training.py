@@ -58,6 +58,14 @@ def test_an_absent_label_is_a_negative_in_every_region_and_a_present_one_in_the_
     assert list(y_first) == [0] * (1 + R) + [1]
 
 
+def test_corrections_all_held_out_give_no_rows_of_the_web_rows_width() -> None:
+    fb = _corrections([_sample(1, 0)])
+    fb.parts = {"train": [], "monitor": [], "validation": fb.parts["train"]}
+    x, y, w = fb.training_rows(None)
+    assert x.shape == (0, F) and len(y) == len(w) == 0
+    assert np.concatenate([np.ones((3, F), np.float32), x]).shape == (3, F)  # stacks under them
+
+
 def test_the_weight_counts_within_a_class_and_the_classes_stay_balanced() -> None:
     targets = np.array([0, 0, 0, 1, 1])
     weights = balanced_weights(targets, np.array([1, 1, 3, 1, 1], np.float32))
