@@ -95,7 +95,7 @@ bench: bench-preprocess bench-scrape bench-inference bench-train bench-port benc
 bench-train: setup ## backbone head vs scratch vs seed: held-out and cross-source accuracy, wall time
 	$(BIN)/python -m benchmarks.bench_train
 
-bench-inference: setup ## handler (backbone + heads) vs a Keras CNN per label: 1 and 6 labels
+bench-inference: setup ## handler (float16 and int8 backbone + heads) vs a Keras CNN per label: 1 and 6 labels
 	$(BIN)/python -m benchmarks.bench_inference
 
 bench-preprocess: setup ## the shared preprocessing (JPEG draft) vs a naive Pillow decode
@@ -113,7 +113,7 @@ bench-tray: setup ## five labels on held-out photos and synthetic trays: whole-p
 bench-feedback: setup ## a canteen's corrections through POST /feedback: false alarms and recall at N = 0, 10, 30, 100
 	$(BIN)/python -m benchmarks.bench_feedback
 
-bench-finetune: setup ## experiment: the frozen backbone vs one fine-tuned on food, photos and trays
+bench-finetune: setup ## frozen vs tuned vs tuned-int8 backbone through tune, train and the handler: photos, trays, false alarms (~40 min)
 	$(BIN)/python -m benchmarks.bench_finetune
 
 bench-port: setup ## the torch checkpoint's Keras port: ImageNet "pizza" top-1, LiteRT parity, speed

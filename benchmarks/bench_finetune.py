@@ -1,206 +1,213 @@
-"""`make bench-finetune`: would fine-tuning the shared backbone on food lift photos and trays?
+"""`make bench-finetune`: the frozen ImageNet backbone against one tuned on food, and its int8
+pair, through the product path: `traygo backbone tune`'s job, `traygo train`'s job for the five
+labels on each backbone, and the served code (LiteRT, `predict`) for every answer.
 
-An experiment, not a product path: the ImageNet Lite0 backbone (frozen, as served today)
-against the same backbone with its last stages fine-tuned on the training photos (every
-fastfood class and pizza_not_pizza's two folders as classes, BatchNorm statistics frozen,
-horizontal flips). Both are run in Keras float32, so the comparison is like for like.
+Data, all from ../shared/datasets (never needed by tests), as `make bench-tray` splits it:
+- fastfood: a fifth of each class held out by file name; the rest, pizza_not_pizza and three
+  other_food classes (the background pool) are what the backbone is tuned on and the heads
+  learn from;
+- the fourth other_food class (UNSEEN) is held out whole: false alarms on a dish nobody saw.
 
-Split as in `make bench-tray`: a fifth of each fastfood class held out by file name. Of the
-rest, another fifth by file name is the monitor split (photo and tray thresholds, and the
-fine-tuning's validation). Each label's head is logistic regression on standardised pooled
-features (scikit-learn, balanced classes), scored on held-out photos and on 400 synthetic trays
-of held-out photos through the served tray regions (`traygo.tray`), the max over regions.
+Per label and backbone: balanced accuracy / ROC AUC on held-out photos (photo mode), on canteen
+trays (2 to 5 held-out items and the unseen dish on surfaces, tray mode) and on 2 x 2 trays of
+held-out photos; the false-alarm rate on photos and trays of the unseen dish. Goals: photos
+>= 0.95, trays >= 0.90, false alarms no worse than frozen.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import resource
+import shutil
+import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
-from sklearn import metrics as skm
-from sklearn.linear_model import LogisticRegression
 
-from benchmarks.bench_tray import FASTFOOD, LABELS, PIZZA, TRAYS, held_out
+from benchmarks.bench_tray import (
+    FASTFOOD,
+    LABELS,
+    OTHER,
+    PIZZA,
+    Item,
+    canteen_trays,
+    grid_trays,
+    held_out,
+    link_tree,
+    metrics,
+    split_fastfood,
+)
 
-EPOCHS = 6
-FIRST_TUNED_BLOCK = 8  # of 16: the last three stages and the head convolution learn
-SIZE = 224
-
-
-def monitor(path: Path) -> bool:
-    return zlib.crc32(path.name.encode()) % 5 == 0  # a stable fifth of the training photos
-
-
-def load_photos() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pixels, folder names, and the test and monitor masks, for every shared photo."""
-    from traygo.images.preprocess import preprocess
-
-    paths = sorted(p for root in (FASTFOOD, PIZZA) for p in root.glob("*/*") if p.is_file())
-    pixels = np.stack([preprocess(p.read_bytes(), (SIZE, SIZE)) for p in paths])
-    folders = np.array([p.parent.name for p in paths])
-    test = np.array([p.parent.parent == FASTFOOD and held_out(p) for p in paths])
-    watch = np.array([not t and monitor(p) for p, t in zip(paths, test, strict=True)])
-    return pixels, folders, test, watch
+UNSEEN = "beet_salad"
+TRAYS = 300
+VARIANTS = ("frozen", "tuned", "tuned int8")
+GOALS = {"photos": 0.95, "canteen trays": 0.90, "2x2 trays": 0.90}
 
 
-def make_trays(pixels, folders, mask, count, rng) -> tuple[np.ndarray, list[set[str]]]:
-    """2 x 2 trays of four different fastfood classes (every other one with an empty cell)."""
-    from traygo.tray import compose
+def train_heads(store: Path, roots: list[Path], cache: Path, backbone: str | None) -> None:
+    from training.job import TrainRequest, run
 
-    fastfood = sorted({p.name for p in FASTFOOD.iterdir() if p.is_dir()})
-    by_class = {c: np.where(mask & (folders == c))[0] for c in fastfood}
-    trays, present = [], []
-    for i in range(count):
-        chosen = list(rng.choice(fastfood, 4, replace=False))
-        cells = [pixels[rng.choice(by_class[c])] for c in chosen]
-        if i % 2:
-            cells[3], chosen = None, chosen[:3]
-        order = rng.permutation(4)
-        trays.append(compose([cells[j] for j in order], 2 * SIZE))
-        present.append(set(chosen))
-    return np.stack(trays), present
-
-
-def fine_tune(state: dict, pixels, folders, train, watch) -> tuple[object, float]:
-    import keras
-
-    from training.backbone import efficientnet_lite
-
-    keras.utils.set_random_seed(0)
-    base = efficientnet_lite.build(state, SIZE)
-    for layer in base.layers:
-        layer.trainable = _tuned(layer)
-    classes = sorted(set(folders))
-    target = np.array([classes.index(f) for f in folders])
-    pixels_in = keras.Input((SIZE, SIZE, 3))
-    flipped = keras.layers.RandomFlip("horizontal")(pixels_in)
-    features = keras.layers.Dropout(0.2)(base(flipped, training=False))
-    model = keras.Model(pixels_in, keras.layers.Dense(len(classes))(features))
-    model.compile(
-        keras.optimizers.Adam(3e-4),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    started = time.perf_counter()
-    model.fit(
-        pixels[train].astype(np.float32),
-        target[train],
-        batch_size=32,
-        epochs=EPOCHS,
-        validation_data=(pixels[watch].astype(np.float32), target[watch]),
-        verbose=2,
-    )
-    return base, time.perf_counter() - started
-
-
-def _tuned(layer) -> bool:
-    import keras
-
-    if isinstance(layer, keras.layers.BatchNormalization):
-        return False  # ImageNet statistics kept: batches of 32 would only add noise
-    if layer.name.startswith("blocks."):
-        return int(layer.name.split(".")[1]) >= FIRST_TUNED_BLOCK
-    return layer.name.startswith(("conv_head", "bn1"))
-
-
-def tray_maps(state: dict, base, trays: np.ndarray) -> np.ndarray:
-    """The 2x-size feature map with `base`'s weights, as the tray mode computes it."""
-    from training.backbone import efficientnet_lite
-
-    full = efficientnet_lite.build(state, 2 * SIZE, pooled=False)
-    for layer in full.layers:
-        if layer.weights:
-            layer.set_weights(base.get_layer(layer.name).get_weights())
-    return full.predict(trays.astype(np.float32), batch_size=16, verbose=0)
-
-
-def score(features, folders, masks, maps, present) -> dict[str, tuple[float, ...]]:
-    """Per label: photo BA / AUC, tray BA / AUC (thresholds from the monitor split)."""
-    from traygo.tray import pooled, regions
-
-    train, watch, test = masks
-    (test_maps, watch_maps), (test_present, watch_present) = maps, present
-    where = regions(test_maps.shape[1])
-    out = {}
     for label in LABELS:
-        pos = folders == label
-        usable = pos | (folders != "not_pizza") | (label == "pizza")
-        head, mean, std = _fit(features[train & usable], pos[train & usable])
+        started = time.perf_counter()
+        request = TrainRequest(label, str(store), cache, images=roots, min_accuracy=0.0)
+        request.promote, request.backbone, request.feedback = True, backbone, False
+        run(request)
+        print(f"{store.name}: trained {label} in {time.perf_counter() - started:.0f} s", flush=True)
 
-        def prob(x, head=head, mean=mean, std=std):
-            return head.predict_proba((x - mean) / std)[:, 1]
 
-        def tray_prob(m, prob=prob):
-            cells = np.stack([pooled(one, where) for one in m])
-            return prob(cells.reshape(-1, cells.shape[-1])).reshape(len(m), -1).max(1)
+def tune(
+    store: Path, roots: list[Path], cache: Path, epochs: int, with_pool: bool
+) -> tuple[dict, float, float]:
+    """The tuned backbone's metadata, the job's wall time and peak RSS (MiB, this process)."""
+    from training.backbone.tune import NotBetter, TuneRequest, run
+    from training.backbone.tune_fit import Recipe
+    from traygo import backbones
+    from traygo.store import open_store
 
-        photo = _metrics(
-            pos[watch & usable],
-            prob(features[watch & usable]),
-            pos[test & usable],
-            prob(features[test & usable]),
-        )
-        trays = _metrics(
-            np.array([label in s for s in watch_present]),
-            tray_prob(watch_maps),
-            np.array([label in s for s in test_present]),
-            tray_prob(test_maps),
-        )
-        out[label] = photo + trays
+    started = time.perf_counter()
+    request = TuneRequest(str(store), cache, images=roots, recipe=Recipe(epochs=epochs))
+    request.make_current, request.resume = True, True  # a rerun continues a finished fit
+    request.background = with_pool
+    try:
+        meta = run(request).metadata
+    except NotBetter as exc:
+        print(f"tune: {exc}")
+        found = [k for k in open_store(str(store)).list("backbones/") if "-tuned-" in k]
+        meta = backbones.metadata(open_store(str(store)), found[0].split("/")[1])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return meta, time.perf_counter() - started, peak
+
+
+def answers(store: Path, items: list[Item], mode: str, precision: str) -> dict[str, np.ndarray]:
+    from lambdas.inference.models import LiveModels
+    from lambdas.inference.predict import predict
+    from traygo.store import open_store
+
+    models = LiveModels(open_store(store), 3600.0, precision=precision)
+    out: dict[str, list[tuple[float, bool]]] = {label: [] for label in LABELS}
+    for image, _ in items:
+        for p in predict(models, image, list(LABELS), 40_000_000, mode)["predictions"]:
+            out[p["label"]].append((p["probability"], p["present"]))
+    assert models.backbone().model.precision == ("int8" if precision == "int8" else "float16")
+    return {label: np.array(v, dtype=float) for label, v in out.items()}
+
+
+def measure(store: Path, sets: dict[str, list[Item]], precision: str) -> dict[str, dict]:
+    scored = {
+        "photos": answers(store, sets["photos"], "photo", precision),
+        "canteen trays": answers(store, sets["canteen"], "tray", precision),
+        "2x2 trays": answers(store, sets["grid"], "tray", precision),
+        "FA unseen photos": answers(store, sets["unseen photos"], "tray", precision),
+        "FA unseen trays": answers(store, sets["unseen trays"], "tray", precision),
+    }
+    out: dict[str, dict] = {}
+    for label in LABELS:
+        row = out.setdefault(label, {})
+        for column in GOALS:
+            row[column] = metrics(sets[_set(column)], label, scored[column][label])
+        for column in ("FA unseen photos", "FA unseen trays"):
+            row[column] = float(scored[column][label][:, 1].mean())
     return out
 
 
-def _fit(x, y):
-    mean, std = x.mean(0), x.std(0) + 1e-6
-    head = LogisticRegression(C=1 / (0.1 * len(x)), class_weight="balanced", max_iter=3000)
-    return head.fit((x - mean) / std, y.astype(int)), mean, std
+def _set(column: str) -> str:
+    return {"photos": "photos", "canteen trays": "canteen", "2x2 trays": "grid"}[column]
 
 
-def _metrics(y_watch, p_watch, y_test, p_test) -> tuple[float, float]:
-    cuts = np.quantile(p_watch, np.linspace(0.005, 0.995, 400))
-    cut = max(cuts, key=lambda t: skm.balanced_accuracy_score(y_watch, p_watch >= t))
-    return skm.balanced_accuracy_score(y_test, p_test >= cut), skm.roc_auc_score(y_test, p_test)
+def held_out_photos() -> dict[str, list[Path]]:
+    """split_fastfood's held-out photos, without linking the rest again."""
+    folders = sorted(p for p in FASTFOOD.iterdir() if p.is_dir())
+    return {f.name: [p for p in sorted(f.iterdir()) if held_out(p)] for f in folders}
+
+
+def build_sets(test: dict[str, list[Path]]) -> dict[str, list[Item]]:
+    rng = np.random.default_rng(0)
+    unseen = sorted((OTHER / UNSEEN).iterdir())
+    return {
+        "photos": [(p.read_bytes(), {c}) for c in sorted(test) for p in test[c]],
+        "grid": grid_trays(test, rng)[:TRAYS],
+        "canteen": canteen_trays({**test, UNSEEN: unseen}, TRAYS, (448, 448), rng),
+        "unseen photos": [(p.read_bytes(), {UNSEEN}) for p in unseen],
+        "unseen trays": canteen_trays({UNSEEN: unseen}, TRAYS // 2, (448, 448), rng),
+    }
 
 
 def main() -> None:
-    from training.backbone import efficientnet_lite, torch_legacy
-
-    if not (FASTFOOD.is_dir() and PIZZA.is_dir()):
-        raise SystemExit(f"bench-finetune needs {FASTFOOD} and {PIZZA} (the shared data)")
-    state = torch_legacy.load_state_dict(efficientnet_lite.package_checkpoint())
-    pixels, folders, test, watch = load_photos()
-    train = ~test & ~watch
-    rng = np.random.default_rng(0)
-    test_trays, test_present = make_trays(pixels, folders, test, TRAYS, rng)
-    watch_trays, watch_present = make_trays(pixels, folders, watch, 300, rng)
-    frozen = efficientnet_lite.build(state, SIZE)
-    tuned, fit_s = fine_tune(state, pixels, folders, train, watch)
-    results = {}
-    for name, base in (("frozen (served today)", frozen), ("fine-tuned", tuned)):
-        features = base.predict(pixels.astype(np.float32), batch_size=64, verbose=0)
-        maps = (tray_maps(state, base, test_trays), tray_maps(state, base, watch_trays))
-        results[name] = score(
-            features, folders, (train, watch, test), maps, (test_present, watch_present)
-        )
-    print_table(results, int(test.sum()), len(test_trays), int(train.sum()), fit_s)
-
-
-def print_table(results: dict, photos: int, trays: int, trained: int, fit_s: float) -> None:
-    print(
-        f"\n{photos} held-out photos, {trays} trays; fine-tuned on {trained} photos, "
-        f"{EPOCHS} epochs from block {FIRST_TUNED_BLOCK}, {fit_s:.0f} s\n"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--work", type=Path, help="keep the stores here (default: a temp dir)")
+    parser.add_argument(
+        "--tune-with-pool",
+        action="store_true",
+        help="tune on the background pool too (`backbone tune --with-background`)",
     )
-    print("| backbone | label | photos BA / AUC | trays BA / AUC |")
-    print("|---|---|---|---|")
-    for name, per_label in results.items():
-        for label, (pba, pauc, tba, tauc) in per_label.items():
-            print(f"| {name} | {label} | {pba:.3f} / {pauc:.3f} | {tba:.3f} / {tauc:.3f} |")
-        mean = np.mean(list(per_label.values()), axis=0)
-        print(
-            f"| {name} | **mean** | {mean[0]:.3f} / {mean[1]:.3f} | {mean[2]:.3f} / {mean[3]:.3f} |"
-        )
+    args = parser.parse_args()
+    for needed in (FASTFOOD, PIZZA, OTHER / UNSEEN):
+        if not needed.is_dir():
+            raise SystemExit(f"bench-finetune needs {needed} (the shared benchmark data)")
+    work = args.work or Path(tempfile.mkdtemp(prefix="traygo-bench-finetune-"))
+    try:
+        run_bench(work, args.epochs, args.tune_with_pool)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run_bench(work: Path, epochs: int, with_pool: bool = False) -> None:
+    roots, cache = [work / "train", PIZZA, work / "pool"], work / "cache"
+    frozen, tuned = work / "store-frozen", work / "store-tuned"
+    fresh = not (work / "train").exists()  # else a rerun with --work: keep what is done
+    test = split_fastfood(work) if fresh else held_out_photos()
+    if fresh:
+        pool = [OTHER / c for c in sorted(p.name for p in OTHER.iterdir() if p.is_dir())]
+        link_tree([c for c in pool if c.name != UNSEEN], work / "pool")
+        train_heads(frozen, roots, cache, None)
+        for part in ("backbones", "features"):
+            shutil.copytree(frozen / part, tuned / part)
+    meta, wall, peak = tune(tuned, roots, cache, epochs, with_pool)
+    train_heads(tuned, roots, cache, meta["version"])
+    sets = build_sets(test)
+    results = {
+        "frozen": measure(frozen, sets, "float16"),
+        "tuned": measure(tuned, sets, "float16"),
+        "tuned int8": measure(tuned, sets, "int8"),
+    }
+    (work / "results.json").write_text(json.dumps({"results": results, "tune": meta}, indent=1))
+    print_table(results, sets, meta, wall, peak)
+
+
+def print_table(results: dict, sets: dict, meta: dict, wall: float, peak: float) -> None:
+    n = {k: len(v) for k, v in sets.items()}
+    fit = meta["provenance"]["fit"]
+    print(
+        f"\n{n['photos']} held-out photos, {n['canteen']} canteen trays, {n['grid']} 2x2 trays; "
+        f"unseen {UNSEEN}: {n['unseen photos']} photos, {n['unseen trays']} trays"
+    )
+    print(
+        f"tune job: {wall:.0f} s wall ({fit['seconds']:.0f} s fitting, {fit['epochs_run']} epochs),"
+        f" peak RSS {peak:.0f} MiB; int8 served by the gate: {meta['int8']['served']} "
+        f"({meta['int8']['why']})\n"
+    )
+    columns = [*GOALS, "FA unseen photos", "FA unseen trays"]
+    print("| label | backbone | " + " | ".join(columns) + " |")
+    print("|---|---|" + "---|" * len(columns))
+    for label in [*LABELS, "mean"]:
+        for variant in VARIANTS:
+            print(f"| {label} | {variant} | " + " | ".join(_cells(results[variant], label)) + " |")
+
+
+def _cells(result: dict, label: str) -> list[str]:
+    rows = list(result.values()) if label == "mean" else [result[label]]
+    cells = []
+    for column in GOALS:
+        ba, auc = np.mean([r[column] for r in rows], axis=0)
+        cells.append(f"{ba:.3f} / {auc:.3f}")
+    cells += [
+        f"{np.mean([r[c] for r in rows]):.3f}" for c in ("FA unseen photos", "FA unseen trays")
+    ]
+    return cells
 
 
 if __name__ == "__main__":

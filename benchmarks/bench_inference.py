@@ -10,6 +10,11 @@ Tray mode runs the backbone's map pass on the picture's own aspect ratio at abou
 square's pixel count (the default: 384 x 512 for 4:3); the old way stretched it to the square.
 Both run here on the same pictures, the 512x512 JPEG and a 640x480 (4:3) one, with their p50s,
 the ratio and the request's own preprocess_ms p50.
+
+The backbone runs float16 (TRAYGO_BACKBONE_PRECISION=float16) and int8 (its int8 pair, made by
+the tune job's own code, calibrated on shared food photos, picked by the handler from the
+backbone's metadata), same heads, same pictures, same run. The pictures are a real photo from
+../shared/datasets when it is there (else blocks of random colour), re-encoded at each size.
 """
 
 from __future__ import annotations
@@ -24,18 +29,71 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from traygo.store import Store
 
 WARM_REQUESTS = 200
 
 
-def make_jpeg(path: Path, width: int = 512, height: int = 512) -> None:
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fastfood"
+
+
+def make_jpeg(path: Path, width: int = 512, height: int = 512) -> str:
+    """A real photo at width x height when the shared data is there; returns what it is."""
     import numpy as np
     from PIL import Image
 
+    photos = sorted((SHARED / "burger").glob("*")) if SHARED.is_dir() else []
+    if photos:
+        Image.open(photos[0]).convert("RGB").resize((width, height)).save(path, "JPEG", quality=90)
+        return f"a real photo ({photos[0].relative_to(SHARED.parent)})"
     rng = np.random.default_rng(0)
     blocks = rng.integers(0, 255, (height // 32, width // 32, 3))
     base = np.kron(blocks, np.ones((32, 32, 1))).astype(np.uint8)
     Image.fromarray(base).save(path, "JPEG", quality=90)
+    return "random colour blocks (no shared data here)"
+
+
+def add_int8(store: Store) -> dict[str, Any]:
+    """The current backbone's int8 pair, as `traygo backbone tune` makes it, marked served.
+
+    A bench store only: the metadata is rewritten in place (a published one is write-once)."""
+    import keras
+    import numpy as np
+
+    from training.backbone import int8
+    from training.backbone.publish import map_model
+    from traygo import backbones, layout
+    from traygo.images.preprocess import preprocess
+    from traygo.metadata import artifact_table
+
+    version = str(backbones.current_version(store))
+    meta = backbones.metadata(store, version)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "backbone.keras"
+        path.write_bytes(store.get_bytes(layout.backbone_key(version, "backbone.keras")))
+        base = keras.models.load_model(path)
+    photos = sorted(SHARED.glob("*/*"))[::23] if SHARED.is_dir() else []
+    rng = np.random.default_rng(0)
+    pictures = (
+        np.stack([preprocess(p.read_bytes(), (224, 224)) for p in photos[:96]]).astype(np.float32)
+        if photos
+        else rng.uniform(0, 255, (96, 224, 224, 3)).astype(np.float32)
+    )
+    floats = (
+        store.get_bytes(layout.backbone_key(version, "backbone.tflite")),
+        store.get_bytes(layout.backbone_key(version, "backbone_map.tflite")),
+    )
+    tray = map_model(base, int(meta["tray"]["size"]))
+    files, report = int8.variants(base, tray, (pictures[:64], pictures[64:]), floats)
+    for name, data in files.items():
+        store.put_bytes(layout.backbone_key(version, name), data)
+    meta["artifacts"] |= artifact_table(files, lambda n: layout.backbone_key(version, n))
+    meta["int8"] = report | {"served": True, "why": "bench-inference"}
+    store.put_json(layout.backbone_key(version, "metadata.json"), meta)
+    return report
 
 
 PICTURES = {"512x512": (512, 512), "640x480 (4:3)": (640, 480)}
@@ -44,9 +102,17 @@ TRAY_FITS = {"tray-stretch": "stretch", "tray": "aspect"}  # the old way, the ne
 
 
 LABELS = ("pizza", "burger", "fries", "hot_dog", "sandwich", "pizza_slice")
+NAMES = {
+    "keras": "seed's way: a Keras CNN per label",
+    "photo": "traygo, mode=photo: float16 backbone at 224 + heads",
+    "photo-int8": "traygo, mode=photo: int8 backbone at 224 + heads",
+    "tray-stretch": "traygo, mode=tray, stretched (old): float16 at 448, 10 regions x heads",
+    "tray": "traygo, mode=tray, own aspect: float16 backbone at ~448², 10 regions x heads",
+    "tray-int8": "traygo, mode=tray, own aspect: int8 backbone at ~448², 10 regions x heads",
+}
 
 
-def prepare_store(root: Path) -> None:
+def prepare_store(root: Path) -> dict[str, Any]:
     """The backbone and six live heads for the handler; six seed CNNs for Keras."""
     from lambdas.inference.demo_models import install, shipped
     from training.architectures import build_seed
@@ -72,12 +138,16 @@ def prepare_store(root: Path) -> None:
         build_seed(35).save(keras_path)
         registry.store.put_bytes("bench/seed.keras", keras_path.read_bytes())
     assert sorted(registry.labels()) == sorted(LABELS), registry.labels()
+    return add_int8(registry.store)
 
 
 def child_handler(
     store: str, image: bytes, n: int, labels: int, mode: str, preprocess_ms: list[float]
 ) -> list[float]:
     os.environ["TRAYGO_STORE"] = store
+    precision = "int8" if mode.endswith("-int8") else "float16"
+    os.environ["TRAYGO_BACKBONE_PRECISION"] = "auto" if precision == "int8" else "float16"
+    mode = mode.removesuffix("-int8")
     from lambdas.inference import predict
     from lambdas.inference.handler import handler
 
@@ -105,6 +175,9 @@ def child_handler(
         preprocess_ms.append(answer["timings_ms"]["preprocess_ms"])
 
     times = serve(one, n)
+    from lambdas.inference.api import live_models
+
+    assert live_models().backbone().model.precision == precision
     del preprocess_ms[: len(preprocess_ms) - n]  # the warm requests only
     return times
 
@@ -210,7 +283,7 @@ def child_main(mode: str, store: str, image_path: str, labels: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--child", choices=["photo", "tray", "tray-stretch", "keras"])
+    parser.add_argument("--child", choices=[*NAMES])
     parser.add_argument("--store")
     parser.add_argument("--image")
     parser.add_argument("--labels", type=int, default=1)
@@ -222,19 +295,17 @@ def main() -> None:
     images = {}
     for picture, (width, height) in PICTURES.items():
         images[picture] = work / f"tray-{width}x{height}.jpg"
-        make_jpeg(images[picture], width, height)
-    prepare_store(work / "store")
-    runs = [(mode, n, SQUARE) for n in (1, 6) for mode in ("keras", "photo")]
-    runs += [(mode, n, pic) for pic in PICTURES for n in (1, 6) for mode in TRAY_FITS]
+        what = make_jpeg(images[picture], width, height)
+    report = prepare_store(work / "store")
+    print(f"pictures: {what}; int8 parity on held-out food: {json.dumps(report['parity'])}")
+    runs = [(mode, n, SQUARE) for n in (1, 6) for mode in ("keras", "photo", "photo-int8")]
+    runs += [
+        (mode, n, pic) for pic in PICTURES for n in (1, 6) for mode in (*TRAY_FITS, "tray-int8")
+    ]
     rows = {
         (mode, n, pic): run_child(mode, work / "store", images[pic], n) for mode, n, pic in runs
     }
-    names = {
-        "keras": "seed's way: a Keras CNN per label",
-        "photo": "traygo, mode=photo: backbone at 224 + heads",
-        "tray-stretch": "traygo, mode=tray, stretched (old): backbone at 448, 10 regions x heads",
-        "tray": "traygo, mode=tray, own aspect: backbone at ~448², 10 regions x heads",
-    }
+    names = NAMES
     print(
         "| serving | picture | labels | cold start s | warm p50 ms | warm p95 ms | "
         "preprocess p50 ms | peak RSS MiB |"
@@ -273,6 +344,17 @@ def main() -> None:
     for mode in ("photo", "tray"):
         six, one = rows[(mode, 6, SQUARE)], rows[(mode, 1, SQUARE)]
         print(f"{mode}, 6 labels vs 1: warm p50 {six['warm_p50_ms'] / one['warm_p50_ms']:.2f}x")
+    print()
+    print("| int8 vs float16 | picture | labels | float16 p50 ms | int8 p50 ms | speed-up |")
+    print("|---|---|---|---|---|---|")
+    for mode, n, pic in runs:
+        if mode.endswith("-int8"):
+            full, quant = rows[(mode.removesuffix("-int8"), n, pic)], rows[(mode, n, pic)]
+            ratio = full["warm_p50_ms"] / quant["warm_p50_ms"]
+            print(
+                f"| {mode.removesuffix('-int8')} | {pic} | {n} | {full['warm_p50_ms']:.2f} | "
+                f"{quant['warm_p50_ms']:.2f} | {ratio:.2f}x |"
+            )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""AWS Batch on Fargate: compute (Spot first where allowed), one queue, and the four jobs.
+"""AWS Batch on Fargate: compute (Spot first where allowed), one queue, and the jobs.
 
 The jobs' commands follow the batch-job contract (DESIGN.md, contract 3): both images have
 ENTRYPOINT ["traygo"], and values the caller chooses come in as Batch parameters (Ref::name),
@@ -60,6 +60,8 @@ RETRY_ON_STATUS = (  # the job attempt's status reason
     "Task failed to start*",
 )
 RETRY_ATTEMPTS = timeouts.RETRY_ATTEMPTS
+# Every run's layout.backbone_checkpoint_prefix(run_id): the tune job's only deletable keys.
+BACKBONE_CHECKPOINTS = f"{layout.BACKBONES}/_checkpoints/"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +146,19 @@ def job_specs(min_accuracy: float) -> dict[str, JobSpec]:
             vcpus=0.25,
             memory_mib=512,
             timeout=timeouts.job_timeout("promote"),
+            parameters={},
+        ),
+        # The backbone pipeline's first step (infra/backbone_pipeline.py): a new backbone
+        # version, made current only if it beats its parent (else the job fails, and the
+        # pipeline trains nothing on it). Its checkpoints are per Batch job id, so a retried
+        # attempt (same id) resumes.
+        "tune": JobSpec(
+            "tune",
+            "training/Dockerfile",
+            ("backbone", "tune", "--make-current", "--resume"),
+            vcpus=4,
+            memory_mib=16384,
+            timeout=timeouts.job_timeout("tune"),
             parameters={},
         ),
     }
@@ -232,6 +247,8 @@ class BatchJobs(Construct):
                 storage.object_statement(["s3:GetObject"], models),
                 _live_pointers(storage),
             ],
+            # A new backbone version and its features; never a model or a live pointer.
+            "tune": _tune_grants(storage),
         }
         roles = {}
         for name, statements in grants.items():
@@ -294,6 +311,19 @@ def _train_grants(storage: Storage) -> list[iam.PolicyStatement]:
     ]
 
 
+def _tune_grants(storage: Storage) -> list[iam.PolicyStatement]:
+    """It reads the labelled images and the pool (both under images/) and the backbone it
+    starts from; it creates the new version's keys write-once, keeps its scratch checkpoints,
+    and moves current.json. Features, corrections and models/ are not its."""
+    backbones = layout.BACKBONES + "/"
+    return [
+        storage.object_statement(["s3:GetObject"], layout.IMAGES + "/", backbones),
+        storage.create_only_statement(backbones),
+        storage.object_statement(["s3:PutObject", "s3:DeleteObject"], BACKBONE_CHECKPOINTS),
+        storage.key_statement(["s3:PutObject"], layout.current_backbone_key()),
+    ]
+
+
 def _live_pointers(storage: Storage) -> iam.PolicyStatement:
     return storage.key_statement(["s3:PutObject"], f"{layout.MODELS}/*/live.json")
 
@@ -326,9 +356,23 @@ def _acknowledge_role_wildcards(roles: dict[str, iam.Role], storage: Storage) ->
             "its runs' scratch space (run ids are Batch job ids); published versions are not in it",
         )
     acknowledge_grant(promote, Grant(on(models), read), PREFIX_WILDCARD)
+    _acknowledge_tune_wildcards(roles["tune"], storage)
     for mover in (promote, roles["retrain"]):
         acknowledge_grant(
             mover,
             Grant(on(f"{layout.MODELS}/*/live.json"), ("s3:PutObject",)),
             "one live pointer per label, and labels are configuration, not known to the stack",
         )
+
+
+def _acknowledge_tune_wildcards(tune: iam.Role, storage: Storage) -> None:
+    on = storage.rendered_objects
+    read = ("s3:GetObject",)
+    backbones = f"{layout.BACKBONES}/*"
+    acknowledge_grant(tune, Grant(on(backbones), read, ("s3:PutObject",)), PREFIX_WILDCARD)
+    acknowledge_grant(tune, Grant(on(f"{layout.IMAGES}/*"), read), PREFIX_WILDCARD)
+    acknowledge_grant(
+        tune,
+        Grant(on(f"{BACKBONE_CHECKPOINTS}*"), ("s3:DeleteObject", "s3:PutObject")),
+        "its runs' scratch space (run ids are Batch job ids); published backbones are not in it",
+    )

@@ -1,6 +1,6 @@
-"""`traygo submit`: start the deployed stack's jobs (Batch) or pipeline (Step Functions).
+"""`traygo submit`: start the deployed stack's jobs (Batch) or pipelines (Step Functions).
 
-The queue, job definitions and state machine come from the stack's CloudFormation outputs, so
+The queue, job definitions and state machines come from the stack's CloudFormation outputs, so
 the only thing to know is the stack name (--stack, TRAYGO_STACK, default "traygo").
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 
 import click
 from rich.console import Console
@@ -18,7 +19,7 @@ from infra.follow import State, describe, wait
 from traygo import config
 from traygo.background import pool_status
 from traygo.errors import TraygoError
-from traygo.labels import Label, get_label, load_background
+from traygo.labels import Label, get_label, load_background, load_labels
 from traygo.slug import slugify
 from traygo.store import open_store
 
@@ -40,7 +41,7 @@ def _follow_options(func: click.decorators.FC) -> click.decorators.FC:
 
 @click.group("submit")
 def app() -> None:
-    """Start scrape or train jobs, or the whole pipeline, on the deployed stack."""
+    """Start scrape or train jobs, or a whole pipeline, on the deployed stack."""
 
 
 @app.command()
@@ -138,6 +139,37 @@ def pipeline(label: str, labels_file: str | None, stack: str, wait_: bool, inter
     _finish([arn], wait_, interval)
 
 
+@app.command()
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    help="Train and promote only this label on the new backbone (repeatable; default: every "
+    "label of the labels file).",
+)
+@config.option("labels_file", "--labels-file")
+@config.option("stack")
+@_follow_options
+def tune(
+    labels: tuple[str, ...], labels_file: str | None, stack: str, wait_: bool, interval: float
+) -> None:
+    """The backbone pipeline: tune a new backbone on the bucket's images and make it current if
+    it beats its parent, then train and promote every label (or each --label) on it."""
+    chosen = labels_to_retrain(labels, labels_file)
+    deployed = find_stack(stack)
+    arn = start_backbone_pipeline(deployed, chosen)
+    click.echo(f"started backbone pipeline for {len(chosen)} label(s) ({', '.join(chosen)}): {arn}")
+    _finish([arn], wait_, interval)
+
+
+def labels_to_retrain(names: tuple[str, ...], labels_file: str | None) -> list[str]:
+    """The named labels, each once, in order (an unknown one is an error before any AWS call);
+    none named: every configured label."""
+    for name in names:
+        get_label(name, labels_file)
+    return list(dict.fromkeys(names)) or list(load_labels(labels_file))
+
+
 def background_line(deployed: Deployed, labels_file: str | None) -> str:
     """What the pipeline's first step will do about the pool, as far as this machine can tell
     (the step itself decides, from the bucket, with the same rule)."""
@@ -175,17 +207,28 @@ def status(run_ids: tuple[str, ...], wait_: bool, interval: float) -> None:
 @click.argument("execution_arn", metavar="EXECUTION_ARN")
 @click.option("--reason", default="aborted by the operator", show_default=True)
 def abort(execution_arn: str, reason: str) -> None:
-    """Stop a pipeline execution and terminate the Batch jobs it started that still run."""
+    """Stop a pipeline execution (either pipeline's) and terminate the Batch jobs it started
+    that still run."""
     stopped = abort_execution(execution_arn, reason)
     click.echo(f"stopped {execution_arn}; terminated {len(stopped)} job(s) {' '.join(stopped)}")
 
 
 def start_pipeline(deployed: Deployed, label: Label) -> str:
-    name = f"{label.name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
     body = {"label": label.name, "queries": list(label.queries)}
-    with aws_errors("starting the pipeline"):
+    return _start(deployed.state_machine, label.name, body, "starting the pipeline")
+
+
+def start_backbone_pipeline(deployed: Deployed, labels: list[str]) -> str:
+    body = {"labels": labels}
+    return _start(deployed.backbone_pipeline, "tune", body, "starting the backbone pipeline")
+
+
+def _start(machine: str, prefix: str, body: Mapping[str, object], doing: str) -> str:
+    # Execution names are unique per machine for 90 days: the start time, to the second.
+    name = f"{prefix}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    with aws_errors(doing):
         resp = client("stepfunctions").start_execution(
-            stateMachineArn=deployed.state_machine, name=name, input=json.dumps(body)
+            stateMachineArn=machine, name=name, input=json.dumps(body)
         )
     return str(resp["executionArn"])
 

@@ -35,6 +35,7 @@ class Deployed:
     job_queue: str
     job_definitions: dict[str, str]
     state_machine: str
+    backbone_pipeline: str
     bucket: str
 
 
@@ -59,7 +60,7 @@ def find_stack(name: str) -> Deployed:
                 ) from None
             raise
     found = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    needed = [outputs.JOB_QUEUE, outputs.STATE_MACHINE, outputs.BUCKET]
+    needed = [outputs.JOB_QUEUE, outputs.STATE_MACHINE, outputs.BACKBONE_PIPELINE, outputs.BUCKET]
     needed += list(outputs.JOB_DEFINITIONS.values())
     missing = [key for key in needed if key not in found]
     if missing:
@@ -74,6 +75,7 @@ def find_stack(name: str) -> Deployed:
         job_queue=found[outputs.JOB_QUEUE],
         job_definitions={job: found[key] for job, key in outputs.JOB_DEFINITIONS.items()},
         state_machine=found[outputs.STATE_MACHINE],
+        backbone_pipeline=found[outputs.BACKBONE_PIPELINE],
         bucket=found[outputs.BUCKET],
     )
 

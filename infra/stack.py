@@ -1,5 +1,5 @@
-"""The one traygo stack: storage, network, Batch jobs, pipeline, scheduled retrain and
-inference API.
+"""The one traygo stack: storage, network, Batch jobs, the two pipelines (per label, and a new
+backbone for every label), scheduled retrain and inference API.
 
 The stack composes the constructs and hands each the settings it needs; each construct
 acknowledges its own reviewed cdk-nag findings next to the resources they excuse.
@@ -14,6 +14,7 @@ from aws_cdk import App, CfnOutput, Stack, Validations
 from constructs import Construct
 
 from infra import outputs
+from infra.backbone_pipeline import BackbonePipeline
 from infra.batch_jobs import BatchJobs, JobsProps
 from infra.inference_api import ApiProps, InferenceApi
 from infra.network import Network
@@ -52,6 +53,13 @@ class TraygoStack(Stack):
             map_concurrency=settings.map_concurrency,
             log_retention_days=settings.log_retention_days,
         )
+        self.backbone_pipeline = BackbonePipeline(
+            self,
+            "BackbonePipeline",
+            jobs=self.jobs,
+            map_concurrency=settings.map_concurrency,
+            log_retention_days=settings.log_retention_days,
+        )
         self.retrain = FeedbackRetrain(
             self, "FeedbackRetrain", jobs=self.jobs, schedule=settings.feedback_retrain_schedule
         )
@@ -67,6 +75,7 @@ class TraygoStack(Stack):
             outputs.BUCKET: self.storage.bucket.bucket_name,
             outputs.JOB_QUEUE: self.jobs.queue.job_queue_arn,
             outputs.STATE_MACHINE: self.pipeline.state_machine.state_machine_arn,
+            outputs.BACKBONE_PIPELINE: self.backbone_pipeline.state_machine.state_machine_arn,
             outputs.RETRAIN_RULE: self.retrain.rule.rule_name,
         }
         for name, key in outputs.JOB_DEFINITIONS.items():

@@ -10,7 +10,6 @@ from typing import Any
 
 import keras
 
-from traygo import layout
 from traygo.errors import NotFoundError
 from traygo.store import Store
 
@@ -22,9 +21,11 @@ _STATE = "state.json"
 
 
 class Checkpoints:
-    def __init__(self, store: Store, label: str, run_id: str) -> None:
+    def __init__(self, store: Store, prefix: str) -> None:
+        """`prefix`: layout.checkpoint_prefix for a label's run, backbone_checkpoint_prefix for
+        a backbone's tuning."""
         self.store = store
-        self.prefix = layout.checkpoint_prefix(label, run_id)
+        self.prefix = prefix
 
     def save(
         self, model: keras.Model, best_weights: list[Any] | None, state: dict[str, Any]

@@ -13,6 +13,7 @@ from traygo import config
 from traygo.settings import TrainSettings, resolve
 
 if TYPE_CHECKING:
+    from training.backbone.tune import TuneResult
     from training.job import TrainRequest, TrainResult
 
 ARCHITECTURES = ("backbone", "scratch", "seed")  # training.request.ARCHITECTURES, without TF
@@ -260,3 +261,78 @@ def rollback_app(to: str | None, store: str) -> None:
             f"{label}: no earlier version on {done.target}; it keeps its head on {done.left} "
             f"(served on it) until retrained: traygo train --label {label} --backbone {done.target}"
         )
+
+
+@backbone_app.command("tune")
+@click.option(
+    "--images",
+    multiple=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folders of class folders to tune on, every folder a class (repeatable). Default: the "
+    "store's scraped labels, positives and negatives.",
+)
+@click.option(
+    "--with-background",
+    is_flag=True,
+    help="Tune on the background pool too (a class per pool query, or an --images root with no "
+    "label's folder). Off by default: measured, it raises false alarms on unseen food.",
+)
+@config.option("store")
+@config.option("cache_dir", "--cache-dir")
+@config.option("labels_file", "--labels-file")
+@click.option("--epochs", type=click.IntRange(1, 100), default=6, show_default=True)
+@click.option(
+    "--max-per-class",
+    type=click.IntRange(8),
+    default=600,
+    show_default=True,
+    help="Pictures kept per class: bounds memory (150 KB each at 224 px).",
+)
+@click.option("--no-int8", is_flag=True, help="Publish float16 only (no int8 pair).")
+@click.option(
+    "--make-current",
+    is_flag=True,
+    help="Make the tuned backbone current when it beats its parent on held-out photos; exit "
+    "1 when it does not (it stays published).",
+)
+@click.option("--resume", is_flag=True, help="Continue from this run's last checkpoint.")
+@click.option("--run-id", help="Checkpoint name. Default: the Batch job id, else the version.")
+@click.option("--batch-job-id", envvar="AWS_BATCH_JOB_ID", hidden=True)
+def tune_app(**options: object) -> None:
+    """Fine-tune the current backbone on food and publish it as a new version (float16 and
+    int8, parity-checked, with its provenance and a held-out report)."""
+    import logging
+
+    from training.backbone import tune, tune_fit  # TensorFlow loads only when tuning
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    run_id = options["run_id"] or options["batch_job_id"]
+    request = tune.TuneRequest(
+        store=str(options["store"]),
+        cache=Path(str(options["cache_dir"])),
+        images=list(cast(tuple[Path, ...], options["images"])) or None,
+        labels_file=cast("str | None", options["labels_file"]),
+        recipe=tune_fit.Recipe(epochs=cast(int, options["epochs"])),
+        max_per_class=cast(int, options["max_per_class"]),
+        int8=not options["no_int8"],
+        background=bool(options["with_background"]),
+        make_current=bool(options["make_current"]),
+        resume=bool(options["resume"]),
+        run_id=cast("str | None", run_id),
+    )
+    _report_tune(tune.run(request))
+
+
+def _report_tune(result: TuneResult) -> None:
+    meta = result.metadata
+    means = meta["metrics"]["mean_balanced_accuracy"]
+    click.echo(
+        f"backbone {result.version} {'published' if result.created else 'was already published'}"
+        f" (parent {meta['provenance']['parent']}): held-out balanced accuracy "
+        f"{means['tuned']:.3f}, parent {means['parent']:.3f}"
+    )
+    quant = meta.get("int8")
+    if quant:
+        served = "served" if quant["served"] else "not served"
+        click.echo(f"int8: {served}: {quant['why']}")
+    click.echo(f"current: {'yes' if result.current else 'no (use --make-current)'}")

@@ -41,7 +41,7 @@ class Sample:
 
 @dataclass
 class Dataset:
-    classes: tuple[str, str]
+    classes: tuple[str, ...]  # two for a label's data; many for a backbone's tuning data
     samples: list[Sample] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
     exact_duplicates: int = 0
@@ -119,6 +119,11 @@ def label_folders(
     return found
 
 
+def is_pool_root(root: Path, known: Collection[str]) -> bool:
+    """Whether `root` is a background pool: none of its folders is a `known` label's."""
+    return _is_pool(sorted(p for p in root.iterdir() if p.is_dir()), known)
+
+
 def _is_pool(folders: list[Path], known: Collection[str]) -> bool:
     names = {f.name.removeprefix("not_") for f in folders}
     return bool(known) and not names & set(known)
@@ -139,6 +144,18 @@ def collect(files_by_target: dict[int, list[Path]], classes: tuple[str, str]) ->
         pool = key == BACKGROUND
         for path in files:
             collector.admit(path, 0 if pool else key, background=pool)
+    _log_summary(collector.dataset)
+    return collector.dataset
+
+
+def collect_classes(files_by_class: dict[str, list[Path]]) -> Dataset:
+    """Many classes (a backbone's tuning data): targets index the sorted class names; the
+    same validation, deduplication and grouping as a label's two."""
+    names = tuple(sorted(files_by_class))
+    collector = _Collector(Dataset(names))
+    for target, name in enumerate(names):
+        for path in files_by_class[name]:
+            collector.admit(path, target)
     _log_summary(collector.dataset)
     return collector.dataset
 

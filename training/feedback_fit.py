@@ -212,17 +212,26 @@ def scores(probs: np.ndarray, targets: np.ndarray, threshold: float) -> dict[str
 
 
 def live_scores(
-    registry: Registry, label: str, backbone: str, feats: np.ndarray, targets: np.ndarray
+    registry: Registry,
+    label: str,
+    backbone: str,
+    feats: np.ndarray,
+    targets: np.ndarray,
+    regions_on: Callable[[str], np.ndarray],
 ) -> tuple[str | None, dict[str, Any] | None]:
-    """The live head's tray-mode scores on the same held-out corrections (None when it runs on
-    another backbone or cannot be scored)."""
+    """The live head's tray-mode scores on the same held-out corrections, on its own backbone's
+    regions (`regions_on(version)`) when that is not `backbone`; None when it cannot be
+    scored."""
     pointer = registry.live(label)
     if pointer is None or not len(targets):
         return (pointer.version if pointer else None), None
     try:
         meta = registry.metadata(label, pointer.version)
-        if (meta.get("backbone") or {}).get("version") != backbone:
-            return pointer.version, None
+        own = (meta.get("backbone") or {}).get("version")
+        if not own:
+            return pointer.version, None  # a whole-image model: no regions to score
+        if own != backbone:
+            feats = regions_on(own)
         model = registry.store.get_bytes(
             layout.artifact_key(label, pointer.version, "model.tflite")
         )

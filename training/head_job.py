@@ -8,6 +8,7 @@ are the ones every architecture uses; only what is fitted differs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -148,7 +149,7 @@ def _assess(
     feats, targets = fb.block("validation")
     new = feedback_fit.scores(feedback_fit.best_region(model, feats), targets, threshold)
     live_version, live = feedback_fit.live_scores(
-        registry, label, meta["backbone"]["version"], feats, targets
+        registry, label, meta["backbone"]["version"], feats, targets, _regions_on(registry, fb)
     )
     feedback_fit.gate(meta["gate"], new, live)
     log.info("feedback: held-out corrections %s (live %s: %s)", new, live_version, live)
@@ -159,6 +160,18 @@ def _assess(
         "validation": new,
         "live_validation": live,
     }
+
+
+def _regions_on(registry: Registry, fb: feedback_fit.Corrections) -> Callable[[str], np.ndarray]:
+    """The held-out corrections' tray regions on another backbone (the live head's, during a
+    switch), in the order of fb.block("validation")."""
+
+    def regions_on(version: str) -> np.ndarray:
+        meta = backbones.metadata(registry.store, version)
+        paths = [s.path for s in fb.parts["validation"]]
+        return feedback_fit.RegionRunner(registry.store, meta).run(paths)
+
+    return regions_on
 
 
 def _split(samples: list[ds.Sample], seed: int) -> dict[str, list[ds.Sample]]:

@@ -124,7 +124,7 @@ def _train_from_images(
     assert req.epochs is not None
     arrays = _split_arrays(data, req)
     run_id = req.run_id or _run_id(req, data)
-    checkpoints = Checkpoints(registry.store, label.name, run_id)
+    checkpoints = Checkpoints(registry.store, layout.checkpoint_prefix(label.name, run_id))
     fitted = fit(
         req.architecture,
         arrays.train,

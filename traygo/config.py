@@ -37,6 +37,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+PRECISIONS = ("auto", "float16")
+
+
+def _precision(text: str) -> str:
+    if text not in PRECISIONS:
+        raise ValueError(f"must be one of {', '.join(PRECISIONS)}")
+    return text
+
+
 def _positive_float(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -105,6 +114,15 @@ _SETTINGS: list[Setting] = [
         30.0,
         "Seconds between checks of a label's live.json.",
         _positive_float,
+        has_flag=False,
+    ),
+    Setting(
+        "backbone_precision",
+        ("TRAYGO_BACKBONE_PRECISION",),
+        "auto",
+        "auto: serve a backbone's int8 models where its metadata marks them served (faster, "
+        "checked at tune time); float16: always the float16 ones.",
+        _precision,
         has_flag=False,
     ),
     Setting(

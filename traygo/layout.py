@@ -63,6 +63,11 @@ def backbone_key(version: str, name: str) -> str:
     return f"{BACKBONES}/{version}/{name}"
 
 
+def backbone_checkpoint_prefix(run_id: str) -> str:
+    """Where `traygo backbone tune` keeps its per-epoch checkpoints (a Spot reclaim resumes)."""
+    return f"{BACKBONES}/_checkpoints/{run_id}/"
+
+
 def current_backbone_key() -> str:
     """The backbone new heads train on; the Lambda serves each head on its own."""
     return f"{BACKBONES}/current.json"

@@ -27,6 +27,7 @@ class InferenceSettings:
 
     store: str
     pointer_ttl: float
+    backbone_precision: str
     max_request_bytes: int
     fetch_timeout: float
     max_pixels: int

@@ -50,7 +50,8 @@ def configure(conf: InferenceSettings) -> None:
 @cache
 def live_models() -> LiveModels:
     """One per execution environment: models stay loaded across invocations."""
-    return LiveModels(open_store(settings().store), settings().pointer_ttl)
+    conf = settings()
+    return LiveModels(open_store(conf.store), conf.pointer_ttl, precision=conf.backbone_precision)
 
 
 def reset() -> None:

@@ -130,10 +130,16 @@ class LoadedBackbone:
     or the feature map of a tray picture (tray scoring pools it per region)."""
 
     def __init__(
-        self, version: str, model: bytes, meta: dict[str, Any], tray_model: bytes | None = None
+        self,
+        version: str,
+        model: bytes,
+        meta: dict[str, Any],
+        tray_model: bytes | None = None,
+        precision: str = "float16",
     ) -> None:
         self.version = version
         self.meta = meta
+        self.precision = precision  # which of the version's model pairs runs: float16 or int8
         spec = meta["input"]
         self.size = (int(spec["height"]), int(spec["width"]))
         self.features = int(meta["features"])

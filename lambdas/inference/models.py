@@ -56,10 +56,17 @@ class LiveModels:
     """What each label serves now; one instance per execution environment."""
 
     def __init__(
-        self, store: Store, ttl: float, clock: Callable[[], float] = time.monotonic
+        self,
+        store: Store,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        precision: str = "auto",
     ) -> None:
         self.store = store
         self.ttl = ttl
+        # "auto": int8 where a backbone's metadata serves it; "float16": never; "int8": wherever
+        # published, served or not (benchmarks measure what the gate refused)
+        self.precision = precision
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._backbone: _Entry | None = None
@@ -182,13 +189,26 @@ class LiveModels:
         def build() -> LoadedBackbone:
             key = layout.backbone_key(version, "metadata.json")
             meta = self._document(key, BackboneMetadata)
-            tray = meta.get("tray")
-            tray_model = self._artifact(meta, tray["artifact"]) if tray else None
-            return LoadedBackbone(
-                version, self._artifact(meta, "backbone.tflite"), meta, tray_model
-            )
+            served = (meta.get("int8") or {}).get("served")
+            if self.precision == "int8" or (self.precision == "auto" and served):
+                try:
+                    return self._open_backbone(version, meta, "int8")
+                except (ModelError, NotFoundError, KeyError, TypeError) as exc:
+                    # float16 is always published beside it: slower, never unavailable
+                    log.warning("backbone %s: int8 unusable (%r); serving float16", version, exc)
+            return self._open_backbone(version, meta, "float16")
 
         return self._guarded(f"backbone {version}", version, etag, build)
+
+    def _open_backbone(self, version: str, meta: dict[str, Any], precision: str) -> LoadedBackbone:
+        tray = meta.get("tray")
+        if precision == "int8":
+            names = meta["int8"]["artifacts"]
+            photo, tray_name = names["photo"], names["tray"] if tray else None
+        else:
+            photo, tray_name = "backbone.tflite", tray["artifact"] if tray else None
+        tray_model = self._artifact(meta, tray_name) if tray_name else None
+        return LoadedBackbone(version, self._artifact(meta, photo), meta, tray_model, precision)
 
     def _guarded(self, name: str, version: str, etag: str, build: Callable[[], T]) -> _Entry:
         try:

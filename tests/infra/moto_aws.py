@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -11,13 +15,14 @@ import boto3
 import pytest
 
 from tests.infra.conftest import Synthesized
-from tests.infra.template_paths import state_machine_definition
+from tests.infra.template_paths import BACKBONE_PIPELINE, PIPELINE, state_machine_definition
 
 MOTO_CONFIG: Any = {
     "batch": {"use_docker": False},
     "stepfunctions": {"execute_state_machine": True},
 }
 REGION = "us-east-1"
+JOBS = ("scrape", "background", "train", "retrain", "promote", "tune")
 
 
 def _operation(task: Any, service: str | None, action: str | None) -> Any:
@@ -51,7 +56,10 @@ def _patch_sfn_batch_casing(monkeypatch: pytest.MonkeyPatch) -> None:
     )
 
     def parameters(
-        self: Any, parameters: dict, boto_service_name: Any = None, service_action_name: Any = None
+        self: Any,
+        parameters: dict[str, Any],
+        boto_service_name: Any = None,
+        service_action_name: Any = None,
     ) -> None:
         op = _operation(self, boto_service_name, service_action_name)
         self._to_boto_request(parameters, op.input_shape)
@@ -96,8 +104,9 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @dataclass(frozen=True)
 class MotoStack:
     queue: str
-    job_definitions: dict[str, str]  # "scrape" | "background" | "train" | "retrain" | "promote"
-    state_machine: str
+    job_definitions: dict[str, str]  # by job name, each of JOBS
+    state_machine: str  # the per-label pipeline
+    backbone_pipeline: str  # tune, then every label
     bucket: str
 
 
@@ -111,7 +120,7 @@ def camel(value: Any) -> Any:
 
 
 def create_stack_resources(synthesized: Synthesized, name: str = "traygo") -> MotoStack:
-    """Queue, the job definitions (from the template) and the state machine, in moto."""
+    """Queue, the job definitions (from the template) and the state machines, in moto."""
     iam = boto3.client("iam")
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}", Path="/")[
         "Role"
@@ -130,11 +139,7 @@ def create_stack_resources(synthesized: Synthesized, name: str = "traygo") -> Mo
     names: dict[str, str] = {"AWS::Partition": "aws", "AWS::Region": REGION, queue_id: queue}
     arns = {}
     for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
-        job = next(
-            j
-            for j in ("scrape", "background", "train", "retrain", "promote")
-            if logical.startswith(f"Jobs{j.title()}")
-        )
+        job = next(j for j in JOBS if logical.startswith(f"Jobs{j.title()}"))
         props = res["Properties"]
         container = props["ContainerProperties"]
         arn = batch.register_job_definition(
@@ -150,15 +155,17 @@ def create_stack_resources(synthesized: Synthesized, name: str = "traygo") -> Mo
             },
         )["jobDefinitionArn"]
         names[logical] = arns[job] = arn
-    definition = state_machine_definition(synthesized.template, names)
-    import json
-
-    machine = boto3.client("stepfunctions").create_state_machine(
-        name=f"{name}-pipeline", definition=json.dumps(definition), roleArn=role
-    )["stateMachineArn"]
+    machines = {
+        prefix: boto3.client("stepfunctions").create_state_machine(
+            name=f"{name}-{prefix}",
+            definition=json.dumps(state_machine_definition(synthesized.template, names, prefix)),
+            roleArn=role,
+        )["stateMachineArn"]
+        for prefix in (PIPELINE, BACKBONE_PIPELINE)
+    }
     bucket = f"{name}-bucket"
     boto3.client("s3").create_bucket(Bucket=bucket)
-    return MotoStack(queue, arns, machine, bucket)
+    return MotoStack(queue, arns, machines[PIPELINE], machines[BACKBONE_PIPELINE], bucket)
 
 
 def jobs_in(queue: str) -> list[dict[str, Any]]:
@@ -178,3 +185,87 @@ def jobs_in(queue: str) -> list[dict[str, Any]]:
         for j in batch.list_jobs(jobQueue=queue, jobStatus=status)["jobSummaryList"]
     ]
     return batch.describe_jobs(jobs=ids)["jobs"] if ids else []
+
+
+def run_to_end(machine: str, execution_input: Any, deadline_s: float = 60.0) -> dict[str, Any]:
+    """Start an execution and describe it once it has ended."""
+    sfn = boto3.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine, input=json.dumps(execution_input))[
+        "executionArn"
+    ]
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        desc = sfn.describe_execution(executionArn=arn)
+        if desc["status"] != "RUNNING":
+            return dict(desc)
+        time.sleep(0.1)  # polling for the end, not timing anything
+    raise AssertionError(f"{arn} still RUNNING after {deadline_s}s")
+
+
+def by_definition(stack: MotoStack) -> dict[str, list[dict[str, Any]]]:
+    """The queue's jobs by job name (scrape, train, ...)."""
+    names = {arn: job for job, arn in stack.job_definitions.items()}
+    grouped: dict[str, list[dict[str, Any]]] = {job: [] for job in stack.job_definitions}
+    for job in jobs_in(stack.queue):
+        grouped[names[job["jobDefinition"]]].append(job)
+    return grouped
+
+
+def fail_jobs_of(definition: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's Batch fails the jobs of that definition and runs the others to success."""
+    from moto.batch_simple.models import BatchSimpleBackend
+
+    finish = BatchSimpleBackend._mark_job_as_finished
+
+    def fail_those(self: Any, include_start_attempt: bool, job: Any) -> None:
+        if job.job_definition.arn != definition:
+            finish(self, include_start_attempt, job)
+            return
+        # moto's documented switch for a failing job, for this job only (no other job may run
+        # alongside it: the tests that use this run no Map of several items at that step).
+        os.environ["MOTO_SIMPLE_BATCH_FAIL_AFTER"] = "0"
+        try:
+            finish(self, include_start_attempt, job)
+        finally:
+            del os.environ["MOTO_SIMPLE_BATCH_FAIL_AFTER"]
+
+    monkeypatch.setattr(BatchSimpleBackend, "_mark_job_as_finished", fail_those)
+
+
+def keep_running_jobs_of(definition: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's Batch leaves the jobs of that definition RUNNING (as a real training job stays
+    for hours) and runs the others to success."""
+    from moto.batch_simple.models import BatchSimpleBackend
+
+    finish = BatchSimpleBackend._mark_job_as_finished
+
+    def keep_running(self: Any, include_start_attempt: bool, job: Any) -> None:
+        if job.job_definition.arn != definition:
+            finish(self, include_start_attempt, job)
+            return
+        self.backend._jobs[job.job_id] = job
+        job.job_started_at = datetime.datetime.now()
+        job._start_attempt()
+        job.status = "RUNNING"
+
+    monkeypatch.setattr(BatchSimpleBackend, "_mark_job_as_finished", keep_running)
+
+
+def entered_states(execution_arn: str) -> list[str]:
+    history = boto3.client("stepfunctions").get_execution_history(executionArn=execution_arn)
+    return [
+        e["stateEnteredEventDetails"]["name"]
+        for e in history["events"]
+        if "stateEnteredEventDetails" in e
+    ]
+
+
+def wait_for(probe: Callable[[], Any], deadline_s: float = 60.0) -> Any:
+    """The probe's first truthy answer."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)  # polling for a state, not timing anything
+    raise AssertionError(f"nothing after {deadline_s}s")

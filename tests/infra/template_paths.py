@@ -37,7 +37,7 @@ def render(value: Any, names: dict[str, str] | None = None) -> str:
         return value
     if "Fn::Join" in value:
         sep, parts = value["Fn::Join"]
-        return sep.join(render(p, names) for p in parts)
+        return str(sep).join(render(p, names) for p in parts)
     if "Ref" in value:
         return names.get(value["Ref"], f"<{value['Ref']}>")
     if "Fn::GetAtt" in value:
@@ -48,11 +48,30 @@ def render(value: Any, names: dict[str, str] | None = None) -> str:
     raise AssertionError(f"cannot render {value}")
 
 
-def state_machine_definition(
-    template: dict[str, Any], names: dict[str, str] | None = None
-) -> dict[str, Any]:
+# The logical id prefixes of the stack's state machines (construct path Pipeline/StateMachine,
+# BackbonePipeline/StateMachine); no prefix is the start of another.
+PIPELINE = "PipelineStateMachine"
+BACKBONE_PIPELINE = "BackbonePipelineStateMachine"
+STATE_MACHINES = (PIPELINE, BACKBONE_PIPELINE)
+
+
+def state_machine(template: dict[str, Any], prefix: str) -> tuple[str, dict[str, Any]]:
+    """The state machine resource whose logical id starts with `prefix`, and that id."""
+    resources: dict[str, dict[str, Any]] = template["Resources"]
     machines = [
-        v for v in template["Resources"].values() if v["Type"] == "AWS::StepFunctions::StateMachine"
+        (k, v)
+        for k, v in resources.items()
+        if v["Type"] == "AWS::StepFunctions::StateMachine" and k.startswith(prefix)
     ]
-    assert len(machines) == 1
-    return json.loads(render(machines[0]["Properties"]["DefinitionString"], names))
+    assert len(machines) == 1, f"{prefix}: {[k for k, _ in machines]}"
+    return machines[0]
+
+
+def state_machine_definition(
+    template: dict[str, Any], names: dict[str, str] | None = None, prefix: str = PIPELINE
+) -> dict[str, Any]:
+    _, machine = state_machine(template, prefix)
+    definition: dict[str, Any] = json.loads(
+        render(machine["Properties"]["DefinitionString"], names)
+    )
+    return definition

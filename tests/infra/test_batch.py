@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from infra.batch_jobs import RETRY_ATTEMPTS, RETRY_ON_REASON, RETRY_ON_STATUS
-from infra.timeouts import POOL_QUERY_TIME
+from infra.timeouts import JOB_TIMEOUTS, POOL_QUERY_TIME
 from tests.infra.conftest import Synthesized, synth
 from traygo.labels import load_background
 
-JOBS = ("Scrape", "Background", "Train", "Retrain", "Promote")
+JOBS = ("Scrape", "Background", "Train", "Retrain", "Promote", "Tune")
 
 
 def job_definitions(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
@@ -20,7 +20,7 @@ def job_definitions(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
     for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
         name = next(n for n in JOBS if logical.startswith(f"Jobs{n}"))
         found[name.lower()] = res["Properties"]
-    assert set(found) == {"scrape", "background", "train", "retrain", "promote"}
+    assert set(found) == {job.lower() for job in JOBS}
     return found
 
 
@@ -66,6 +66,7 @@ def test_fargate_spot_first_then_on_demand(synthesized: Synthesized) -> None:
             ["train", "--label", "Ref::label", "--resume", "--min-accuracy", "Ref::minAccuracy"],
         ),
         ("promote", ["models", "promote", "Ref::label", "--latest", "--if-gate-passed"]),
+        ("tune", ["backbone", "tune", "--make-current", "--resume"]),
     ],
 )
 def test_job_commands_follow_the_batch_contract(
@@ -124,12 +125,30 @@ def test_images_are_assets_from_the_parts_dockerfiles_not_built_at_synth(
     files = sorted(img["source"]["dockerFile"] for img in images)
     assert files == ["scraper/Dockerfile", "training/Dockerfile"]
     assert all(img["source"].get("platform") == "linux/amd64" for img in images)
-    # Four job definitions, two images: the background pool runs on the scraper's image,
-    # promotion on the training image.
+    # Six job definitions, two images: the background pool runs on the scraper's image,
+    # promotion and backbone tuning on the training image.
     found = job_definitions(synthesized)
     image = {job: json.dumps(p["ContainerProperties"]["Image"]) for job, p in found.items()}
     assert len(set(image.values())) == 2
     assert image["background"] == image["scrape"] and image["promote"] == image["train"]
+    assert image["tune"] == image["train"]
+
+
+def test_tune_job_has_trainings_resources_its_own_role_and_timeout(
+    synthesized: Synthesized,
+) -> None:
+    found = job_definitions(synthesized)
+    tune = found["tune"]
+    requirements = {
+        r["Type"]: r["Value"] for r in tune["ContainerProperties"]["ResourceRequirements"]
+    }
+    assert requirements == {"VCPU": "4", "MEMORY": "16384"}
+    assert tune["Timeout"]["AttemptDurationSeconds"] == JOB_TIMEOUTS["tune"].to_seconds()
+    assert "Parameters" not in tune  # nothing comes from the execution: no Ref:: in it
+    role = tune["ContainerProperties"]["JobRoleArn"]["Fn::GetAtt"][0]
+    assert role.startswith("JobsTuneJobRole")  # test_iam checks what it may do
+    others = {p["ContainerProperties"]["JobRoleArn"]["Fn::GetAtt"][0] for p in found.values()}
+    assert len(others) == len(found) - 1  # only the background job borrows a role (scrape's)
 
 
 def test_spot_off_means_on_demand_only_with_the_given_limit(tmp_path: Path) -> None:
@@ -192,3 +211,22 @@ def test_background_command_is_a_traygo_scrape_that_parses(
     else:
         assert code == 2 and "Chromium not found" in err and "Usage:" not in err
         assert out.startswith("background pool: scraping its 1 queries")
+
+
+def test_tune_command_is_a_traygo_backbone_tune_that_parses(
+    synthesized: Synthesized,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The job's command run by the real CLI on an empty bucket: the tune job's own clear
+    error (nothing to tune on), not a usage error."""
+    from traygo.cli import main
+
+    command = job_definitions(synthesized)["tune"]["ContainerProperties"]["Command"]
+    monkeypatch.setenv("TRAYGO_STORE", str(tmp_path / "store"))  # as the job definition sets it
+    monkeypatch.setenv("TRAYGO_CACHE", str(tmp_path / "cache"))
+    code = main(list(command))
+    err = capsys.readouterr().err
+    assert code != 0 and "Usage:" not in err
+    assert "tuning needs pictures of at least 2 classes" in err

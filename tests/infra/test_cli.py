@@ -14,7 +14,7 @@ from tests.infra.conftest import Synthesized
 from tests.infra.moto_aws import MotoStack, create_stack_resources, jobs_in, mocked_aws
 from traygo import layout
 from traygo.cli import main
-from traygo.labels import get_label, load_background
+from traygo.labels import get_label, load_background, load_labels
 from traygo.slug import slugify
 
 PIZZA = get_label("pizza")
@@ -28,6 +28,7 @@ def stack_template(stack: MotoStack) -> str:
     values = {
         outputs.JOB_QUEUE: stack.queue,
         outputs.STATE_MACHINE: stack.state_machine,
+        outputs.BACKBONE_PIPELINE: stack.backbone_pipeline,
         outputs.BUCKET: stack.bucket,
         outputs.API_URL: "https://example.execute-api.us-east-1.amazonaws.com/prod/",
         outputs.API_KEY_ID: "key-id",
@@ -130,6 +131,66 @@ def test_pipeline_says_when_the_bucket_has_the_pool(
         f"background pool: present in s3://{deployed.bucket}, {half} of {len(POOL.queries)} "
         f"pool queries have images ({half} images); the pipeline leaves it"
     )
+
+
+def execution_input(arn: str) -> object:
+    execution = boto3.client("stepfunctions").describe_execution(executionArn=arn)
+    return json.loads(execution["input"])
+
+
+def test_tune_starts_the_backbone_pipeline_for_every_label(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "tune", "--wait", "--interval", "0.05")
+    assert code == 0, err
+    labels = list(load_labels())
+    first = out.splitlines()[0]
+    assert first.startswith(f"started backbone pipeline for {len(labels)} label(s) (pizza, ")
+    arn = first.rsplit(": ", 1)[1]
+    assert arn.startswith(f"{deployed.backbone_pipeline.replace(':stateMachine:', ':execution:')}:")
+    assert execution_input(arn) == {"labels": labels}
+    assert f"{arn} SUCCEEDED" in out
+    assert out.strip().splitlines()[-1] == "all 1 succeeded"
+    jobs = jobs_in(deployed.queue)
+    promoted = [j for j in jobs if j["jobDefinition"] == deployed.job_definitions["promote"]]
+    assert sorted(j["parameters"]["label"] for j in promoted) == sorted(labels)
+
+
+def test_tune_with_labels_trains_only_those_each_once(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --wait: an execution left running would go on submitting jobs into the next test's moto
+    args = ["--label", "burger", "--label", "pizza", "--label", "burger"]
+    code, out, err = run(capsys, "tune", *args, "--wait", "--interval", "0.05")
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith("started backbone pipeline for 2 label(s) (burger, pizza): ")
+    assert execution_input(first.rsplit(": ", 1)[1]) == {"labels": ["burger", "pizza"]}
+
+
+def test_tune_without_wait_says_how_to_follow_it(
+    deployed: MotoStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")  # tune fails: the run ends at once
+    code, out, err = run(capsys, "tune", "--label", "salad")
+    assert code == 0, err
+    started, follow = out.splitlines()
+    arn = started.rsplit(": ", 1)[1]
+    assert follow == f"follow: traygo submit status {arn} --wait"
+    code, _, err = run(capsys, "status", arn, "--wait", "--interval", "0.05")
+    assert code == 1
+    assert "FAILED: TuneFailed" in err  # the first step: nothing after it ran
+    (job,) = jobs_in(deployed.queue)
+    assert job["jobDefinition"] == deployed.job_definitions["tune"]
+
+
+def test_tune_unknown_label_is_one_line_before_any_aws_call(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run(capsys, "tune", "--label", "pizza", "--label", "Sushi!")
+    assert code == 2
+    assert err.strip().startswith("traygo: error: unknown label 'Sushi!'; known labels: ")
+    assert "pizza" in err
 
 
 @pytest.mark.parametrize(

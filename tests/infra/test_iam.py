@@ -6,8 +6,16 @@ from typing import Any
 
 import pytest
 
+from infra.batch_jobs import BACKBONE_CHECKPOINTS
 from tests.infra.conftest import Synthesized
-from tests.infra.template_paths import actions, render, resources, statements_of_role
+from tests.infra.template_paths import (
+    STATE_MACHINES,
+    actions,
+    render,
+    resources,
+    statements_of_role,
+)
+from traygo import layout
 
 # Actions that AWS lets no policy scope to a resource (so `*` is the only resource possible).
 UNSCOPABLE = {
@@ -107,6 +115,34 @@ def test_the_scheduled_retrain_trains_like_training_and_moves_live_pointers(
     assert all(st["Effect"] == "Allow" for st in retrain)
 
 
+def test_backbone_tuning_creates_backbones_once_and_touches_no_model(
+    synthesized: Synthesized, bucket: str
+) -> None:
+    statements = statements_of_role(synthesized.template, "JobsTuneJobRole")
+    assert all(st["Effect"] == "Allow" for st in statements)
+    create_only = [st for st in statements if st.get("Condition")]
+    assert s3_grants([st for st in statements if not st.get("Condition")]) == {
+        bucket: {"s3:ListBucket"},
+        f"{bucket}/images/*": {"s3:GetObject"},  # the labels' pictures and the pool
+        f"{bucket}/backbones/*": {"s3:GetObject"},
+        # its scratch space: the only prefix it may delete in
+        f"{bucket}/backbones/_checkpoints/*": {"s3:PutObject", "s3:DeleteObject"},
+        f"{bucket}/backbones/current.json": {"s3:PutObject"},  # --make-current
+    }
+    assert layout.backbone_checkpoint_prefix("job-id").startswith(BACKBONE_CHECKPOINTS)
+    # A new backbone version: PutObject only with If-None-Match.
+    (statement,) = create_only
+    assert statement["Condition"] == {"Null": {"s3:if-none-match": "false"}}
+    assert s3_grants(create_only) == {f"{bucket}/backbones/*": {"s3:PutObject"}}
+    # No model, no live pointer, not even a read: heads are the train and promote jobs' work;
+    # no features or corrections either (it computes features in memory, tunes on web pictures)
+    touched = {res for st in statements for res in map(render, resources(st))}
+    assert not [res for res in touched if "/models/" in res or res.endswith("live.json")]
+    assert not [res for res in touched if "/features/" in res or "/feedback/" in res]
+    every_action = {a for st in statements for a in actions(st)}
+    assert every_action == {"s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+
+
 def test_promotion_only_moves_live_pointers(synthesized: Synthesized, bucket: str) -> None:
     grants = s3_grants(statements_of_role(synthesized.template, "JobsPromoteJobRole"))
     assert grants == {
@@ -149,8 +185,12 @@ def test_lambda_reads_models_and_writes_only_new_feedback(
     assert "ManagedPolicyArns" not in role["Properties"]
 
 
-def test_state_machine_submits_only_to_its_queue(synthesized: Synthesized) -> None:
-    statements = statements_of_role(synthesized.template, "PipelineStateMachineRole")
+MACHINE_ROLES = [f"{machine}Role" for machine in STATE_MACHINES]
+
+
+@pytest.mark.parametrize("role", MACHINE_ROLES)
+def test_state_machine_submits_only_to_its_queue(synthesized: Synthesized, role: str) -> None:
+    statements = statements_of_role(synthesized.template, role)
     submit = [st for st in statements if "batch:SubmitJob" in actions(st)]
     assert len(submit) == 1
     targets = {render(r) for r in resources(submit[0])}
@@ -159,10 +199,13 @@ def test_state_machine_submits_only_to_its_queue(synthesized: Synthesized) -> No
     assert all(t.endswith(":job-definition/*") or "JobQueue" in t for t in targets)
 
 
-def test_state_machine_can_follow_and_terminate_what_it_started(synthesized: Synthesized) -> None:
+@pytest.mark.parametrize("role", MACHINE_ROLES)
+def test_state_machine_can_follow_and_terminate_what_it_started(
+    synthesized: Synthesized, role: str
+) -> None:
     """`.sync` Batch: without DescribeJobs and TerminateJob an aborted or timed-out execution
     leaves its jobs running; the events rule is how Step Functions hears that a job ended."""
-    statements = statements_of_role(synthesized.template, "PipelineStateMachineRole")
+    statements = statements_of_role(synthesized.template, role)
     by_action = {a: {render(r) for r in resources(st)} for st in statements for a in actions(st)}
     batch = "arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>"
     assert by_action["batch:TerminateJob"] == {f"{batch}:job/*"}

@@ -59,6 +59,8 @@ def test_there_are_reviewed_wildcards_to_check(synthesized: Synthesized) -> None
     paths = {path for path, _, _ in iam5_reasons(synthesized)}
     assert "/traygo/Jobs/TrainJobRole" in paths
     assert "/traygo/Pipeline/StateMachine/Role" in paths
+    assert "/traygo/BackbonePipeline/StateMachine/Role" in paths
+    assert "/traygo/Jobs/TuneJobRole" in paths
     assert len(iam5_reasons(synthesized)) >= 15
 
 
@@ -95,6 +97,23 @@ def test_training_claims_read_as_intended(
     synthesized: Synthesized, resource: str, expected: str
 ) -> None:
     reasons = {r: why for p, r, why in iam5_reasons(synthesized) if p.endswith("TrainJobRole")}
+    (reason,) = [why for r, why in reasons.items() if r.endswith(resource)]
+    assert reason.startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        ("/backbones/*", "allows s3:GetObject; s3:PutObject only with If-None-Match"),
+        ("/backbones/_checkpoints/*", "allows s3:DeleteObject, s3:PutObject"),
+        ("/images/*", "allows s3:GetObject: "),
+    ],
+)
+def test_tuning_claims_read_as_intended(
+    synthesized: Synthesized, resource: str, expected: str
+) -> None:
+    reasons = {r: why for p, r, why in iam5_reasons(synthesized) if p.endswith("TuneJobRole")}
+    assert not [r for r in reasons if any(p in r for p in ("/models/", "/features/", "/feedback/"))]
     (reason,) = [why for r, why in reasons.items() if r.endswith(resource)]
     assert reason.startswith(expected)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.infra.conftest import Synthesized
+from tests.infra.template_paths import STATE_MACHINES
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "operator-iam.json"
 
 # The AWS calls infra/cli.py, infra/abort.py, infra/deployed.py and the registry make.
@@ -47,3 +50,21 @@ def test_operator_writes_only_live_pointers_and_star_only_where_aws_requires_it(
     assert grants["s3:PutObject"] == ["arn:aws:s3:::BUCKET_NAME/models/*/live.json"]
     stars = {action for action, res in grants.items() if "*" in res}
     assert stars == {"batch:DescribeJobs"}
+
+
+def test_operator_starts_follows_and_aborts_every_state_machine(synthesized: Synthesized) -> None:
+    """CloudFormation names a state machine after its logical id (plus a suffix), so each of
+    the stack's machines must match a `<LogicalIdPrefix>*` pattern of the policy."""
+    grants = granted()
+    states = "arn:aws:states:REGION:ACCOUNT_ID"
+    logical_ids = list(synthesized.resources("AWS::StepFunctions::StateMachine"))
+    assert len(logical_ids) == len(STATE_MACHINES) == 2
+    for prefix in STATE_MACHINES:
+        (logical,) = [k for k in logical_ids if k.startswith(prefix)]
+        assert f"{states}:stateMachine:{prefix}*" in grants["states:StartExecution"], logical
+        for action in (
+            "states:DescribeExecution",
+            "states:GetExecutionHistory",
+            "states:StopExecution",
+        ):
+            assert f"{states}:execution:{prefix}*:*" in grants[action], (logical, action)

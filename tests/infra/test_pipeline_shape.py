@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from infra.pipeline import STEPS, failed_state
+from infra.batch_steps import failed_state
+from infra.pipeline import STEPS
 from tests.infra.conftest import Synthesized, synth
-from tests.infra.template_paths import state_machine_definition
+from tests.infra.template_paths import PIPELINE, state_machine, state_machine_definition
 from traygo.labels import load_labels
 
 
@@ -84,7 +85,7 @@ def test_failures_end_the_execution_with_the_cause(definition: dict[str, Any]) -
 
 
 def test_state_machine_logs_and_traces(synthesized: Synthesized) -> None:
-    _, machine = synthesized.one("AWS::StepFunctions::StateMachine")
+    _, machine = state_machine(synthesized.template, PIPELINE)
     props = machine["Properties"]
     assert props["LoggingConfiguration"]["Level"] == "ALL"
     assert props["TracingConfiguration"] == {"Enabled": True}
@@ -94,7 +95,7 @@ def _worst_run_seconds(synthesized: Synthesized) -> dict[str, int]:
     """Each job's every attempt at its full timeout, read from the job definitions."""
     worst = {}
     for logical, res in synthesized.resources("AWS::Batch::JobDefinition").items():
-        if logical.startswith("JobsRetrain"):  # the schedule's, not a pipeline step
+        if logical.startswith(("JobsRetrain", "JobsTune")):  # not this pipeline's steps
             continue
         name = next(n for n in STEPS if logical.startswith(f"Jobs{n}"))
         props = res["Properties"]
@@ -134,7 +135,7 @@ def test_pipeline_timeout_grows_with_rounds_of_queries(
 
 
 def test_state_machine_logs_to_a_vended_logs_group(synthesized: Synthesized) -> None:
-    _, machine = synthesized.one("AWS::StepFunctions::StateMachine")
+    _, machine = state_machine(synthesized.template, PIPELINE)
     (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
     logical = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
     name = synthesized.template["Resources"][logical]["Properties"]["LogGroupName"]

@@ -30,6 +30,7 @@ def the_rule(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
 
 
 def the_target(synthesized: Synthesized) -> dict[str, Any]:
+    target: dict[str, Any]
     (target,) = the_rule(synthesized)[1]["Properties"]["Targets"]
     return target
 

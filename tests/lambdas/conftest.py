@@ -164,15 +164,30 @@ def call(event: dict) -> tuple[int, Any]:
 FIXTURES = Path(__file__).with_name("fixtures")
 BACKBONE = FIXTURES / "tiny_backbone.tflite"
 BACKBONE_MAP = FIXTURES / "tiny_backbone_map.tflite"
+BACKBONE_INT8 = FIXTURES / "tiny_backbone_int8.tflite"
+BACKBONE_MAP_INT8 = FIXTURES / "tiny_backbone_map_int8.tflite"
 RED_HEAD = FIXTURES / "red_head.tflite"
 BLUE_HEAD = FIXTURES / "blue_head.tflite"
 
 
-def publish_backbone(store: Any, version: str, model: bytes, current: bool = True) -> None:
-    """A backbone version as `traygo backbone import` lays it out (tiny: 32 px, 4 features)."""
+def publish_backbone(
+    store: Any,
+    version: str,
+    model: bytes,
+    current: bool = True,
+    int8: bytes | None = None,
+    int8_served: bool = True,
+) -> None:
+    """A backbone version as `traygo backbone import` lays it out (tiny: 32 px, 4 features);
+    with `int8` (the photo model's bytes), the int8 pair beside it as `backbone tune` does."""
     from traygo import backbones, layout
 
     files = {"backbone.tflite": model, "backbone_map.tflite": BACKBONE_MAP.read_bytes()}
+    if int8 is not None:
+        files |= {
+            "backbone_int8.tflite": int8,
+            "backbone_map_int8.tflite": BACKBONE_MAP_INT8.read_bytes(),
+        }
     for name, data in files.items():
         store.put_bytes(layout.backbone_key(version, name), data)
     meta = {
@@ -192,6 +207,9 @@ def publish_backbone(store: Any, version: str, model: bytes, current: bool = Tru
         "tray": {"artifact": "backbone_map.tflite", "size": 64, "grid": 4},
         "artifacts": artifact_table(files, lambda name: layout.backbone_key(version, name)),
     }
+    if int8 is not None:
+        pair = {"photo": "backbone_int8.tflite", "tray": "backbone_map_int8.tflite"}
+        meta["int8"] = {"artifacts": pair, "served": int8_served, "why": "fixture"}
     store.put_json(layout.backbone_key(version, "metadata.json"), meta)
     if current:
         backbones.set_current(store, version)

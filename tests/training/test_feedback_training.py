@@ -268,3 +268,29 @@ def test_an_exported_folder_reads_back_as_the_same_corrections(tmp_path: Path) -
     assert {(c.sha256, c.truth) for c in exported} == {(c.sha256, c.truth) for c in stored}
     assert sorted(s.target for s in feedback_data.samples_for(exported, "pizza")) == [0, 1, 1]
     assert all(c.path.is_file() for c in exported)
+
+
+def test_the_feedback_gate_scores_a_live_head_on_its_own_backbone(tmp_path: Path) -> None:
+    """During a backbone switch the live head is scored on its backbone's regions, not on the
+    new head's: a red-finding head sees red only in its own backbone's features."""
+    from tests.lambdas.conftest import RED_HEAD, publish_head
+    from traygo.registry import Registry
+
+    registry = Registry(open_store(str(tmp_path / "store")))
+    publish_head(registry, "pizza", "20261130T000000Z-aaaaaaaa", RED_HEAD.read_bytes(), "old", 0.5)
+    on_new = np.zeros((3, 10, 4), np.float32)
+    on_new[..., 2] = 1.0  # blue everywhere in the new backbone's features
+    on_old = np.zeros((3, 10, 4), np.float32)
+    on_old[..., 0] = 1.0  # red everywhere in the old one's
+    asked: list[str] = []
+
+    def regions_on(version: str) -> np.ndarray:
+        asked.append(version)
+        return on_old
+
+    targets = np.array([1, 1, 1])
+    version, live = feedback_fit.live_scores(registry, "pizza", "new", on_new, targets, regions_on)
+    assert version == "20261130T000000Z-aaaaaaaa" and asked == ["old"]
+    assert live is not None and live["recall"] == 1.0
+    _, same = feedback_fit.live_scores(registry, "pizza", "old", on_new, targets, regions_on)
+    assert asked == ["old"] and same is not None and same["recall"] == 0.0
