@@ -28,7 +28,7 @@ def gateway_errors(max_request_bytes: int) -> list[GatewayError]:
             "413",
             "too_large",
             f"the request body is over {max_request_bytes} bytes; send a smaller image "
-            "(224 px is all the model uses)",
+            "(tray mode uses about 448 x 448 pixels of it, photo mode 224 x 224)",
         ),
         GatewayError(
             types.THROTTLED, "429", "throttled", "too many requests; wait a moment and retry"

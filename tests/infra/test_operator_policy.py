@@ -1,4 +1,5 @@
-"""docs/operator-iam.json grants what `traygo submit`, `abort` and `models promote` call."""
+"""docs/operator-iam.json grants what `traygo submit`, `abort`, `models promote` and `backbone
+rollback` call."""
 
 from __future__ import annotations
 
@@ -47,7 +48,10 @@ def test_operator_policy_covers_every_call_and_no_wildcard_action() -> None:
 
 def test_operator_writes_only_live_pointers_and_star_only_where_aws_requires_it() -> None:
     grants = granted()
-    assert grants["s3:PutObject"] == ["arn:aws:s3:::BUCKET_NAME/models/*/live.json"]
+    assert grants["s3:PutObject"] == [  # promote/rollback, and `traygo backbone rollback`
+        "arn:aws:s3:::BUCKET_NAME/models/*/live.json",
+        "arn:aws:s3:::BUCKET_NAME/backbones/current.json",
+    ]
     stars = {action for action, res in grants.items() if "*" in res}
     assert stars == {"batch:DescribeJobs"}
 
