@@ -41,6 +41,7 @@ from benchmarks.bench_tray import (
     LABELS,
     OTHER,
     PIZZA,
+    answers,
     link_tree,
     split_fastfood,
 )
@@ -127,20 +128,6 @@ def train_all(
         out[label] = {"seconds": seconds, "gate": meta["gate"], "feedback": meta.get("feedback")}
         print(f"  {label}: {seconds:.1f} s, gate {meta['gate']['passed']}", flush=True)
     return out
-
-
-def answers(store: Path, items: list[Item], mode: str) -> dict[str, np.ndarray]:
-    """Per label, [items, 2]: probability and present, through the serving code."""
-    from lambdas.inference.models import LiveModels
-    from lambdas.inference.predict import predict
-    from traygo.store import open_store
-
-    models = LiveModels(open_store(store), 3600.0)
-    out: dict[str, list[tuple[float, bool]]] = {label: [] for label in LABELS}
-    for image, _ in items:
-        for p in predict(models, image, list(LABELS), 40_000_000, mode)["predictions"]:
-            out[p["label"]].append((p["probability"], p["present"]))
-    return {label: np.array(v, dtype=float) for label, v in out.items()}
 
 
 def measure(store: Path, test: list[Item], photos: list[Item]) -> dict[str, dict[str, float]]:

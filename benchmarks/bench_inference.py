@@ -60,21 +60,18 @@ def add_int8(store: Store) -> dict[str, Any]:
     """The current backbone's int8 pair, as `traygo backbone tune` makes it, marked served.
 
     A bench store only: the metadata is rewritten in place (a published one is write-once)."""
-    import keras
     import numpy as np
 
     from training.backbone import int8
-    from training.backbone.publish import map_model
+    from training.backbone.publish import load_keras, map_model
+    from training.features import verified_artifact
     from traygo import backbones, layout
     from traygo.images.preprocess import preprocess
     from traygo.metadata import artifact_table
 
     version = str(backbones.current_version(store))
     meta = backbones.metadata(store, version)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "backbone.keras"
-        path.write_bytes(store.get_bytes(layout.backbone_key(version, "backbone.keras")))
-        base = keras.models.load_model(path)
+    base = load_keras(store, meta)
     photos = sorted(SHARED.glob("*/*"))[::23] if SHARED.is_dir() else []
     rng = np.random.default_rng(0)
     pictures = (
@@ -83,11 +80,13 @@ def add_int8(store: Store) -> dict[str, Any]:
         else rng.uniform(0, 255, (96, 224, 224, 3)).astype(np.float32)
     )
     floats = (
-        store.get_bytes(layout.backbone_key(version, "backbone.tflite")),
-        store.get_bytes(layout.backbone_key(version, "backbone_map.tflite")),
+        verified_artifact(store, meta, "backbone.tflite"),
+        verified_artifact(store, meta, "backbone_map.tflite"),
     )
     tray = map_model(base, int(meta["tray"]["size"]))
     files, report = int8.variants(base, tray, (pictures[:64], pictures[64:]), floats)
+    if report["problem"]:
+        raise SystemExit(f"bench-inference: the int8 pair is unusable: {report['problem']}")
     for name, data in files.items():
         store.put_bytes(layout.backbone_key(version, name), data)
     meta["artifacts"] |= artifact_table(files, lambda n: layout.backbone_key(version, n))

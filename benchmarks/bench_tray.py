@@ -151,19 +151,22 @@ def canteen_trays(
 
 
 def answers(
-    store: Path, items: list[Item], mode: str, fit: str = "aspect"
+    store: Path, items: list[Item], mode: str, fit: str = "aspect", precision: str = "auto"
 ) -> dict[str, np.ndarray]:
-    """Per label, [items, 2]: probability and present, through the serving code."""
+    """Per label, [items, 2]: probability and present, through the serving code (the backbone
+    at `precision`, as LiveModels takes it)."""
     from lambdas.inference.models import LiveModels
     from lambdas.inference.predict import predict
     from traygo.store import open_store
 
-    models = LiveModels(open_store(store), 3600.0)
+    models = LiveModels(open_store(store), 3600.0, precision=precision)
     out: dict[str, list[tuple[float, bool]]] = {label: [] for label in LABELS}
     for image, _ in items:
         answer = predict(models, image, list(LABELS), 40_000_000, mode, tray_fit=fit)
         for p in answer["predictions"]:
             out[p["label"]].append((p["probability"], p["present"]))
+    if precision != "auto":  # what was asked for is what ran
+        assert models.backbone().model.precision == precision
     return {label: np.array(v, dtype=float) for label, v in out.items()}
 
 

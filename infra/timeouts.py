@@ -71,12 +71,15 @@ def pipeline_timeout(map_concurrency: int, queries: int | None = None) -> Durati
     rounds = math.ceil((queries or max_queries()) / map_concurrency)
     seconds = step_worst_case("background").to_seconds()
     seconds += rounds * step_worst_case("scrape").to_seconds()
-    seconds += step_worst_case("train").to_seconds() + step_worst_case("promote").to_seconds()
-    return Duration.seconds(seconds)
+    return Duration.seconds(seconds + _train_then_promote())
 
 
 def backbone_pipeline_timeout(map_concurrency: int, labels: int | None = None) -> Duration:
     """Tune, then every label's train and promote in rounds of mapConcurrency."""
     rounds = math.ceil((labels or label_count()) / map_concurrency)
-    per_label = step_worst_case("train").to_seconds() + step_worst_case("promote").to_seconds()
-    return Duration.seconds(step_worst_case("tune").to_seconds() + rounds * per_label)
+    return Duration.seconds(step_worst_case("tune").to_seconds() + rounds * _train_then_promote())
+
+
+def _train_then_promote() -> float:
+    """Seconds: one label's last two steps, in both pipelines."""
+    return step_worst_case("train").to_seconds() + step_worst_case("promote").to_seconds()

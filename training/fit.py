@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
@@ -37,21 +39,51 @@ def fit(
     keras.utils.set_random_seed(seed)
     plan = recipe(architecture, epochs)
     steps = int(np.ceil(len(train[0]) / plan.batch_size))
+    return resumable_fit(
+        lambda: plan.build(steps),
+        lambda: (
+            _batches(train, plan.batch_size, seed, shuffle=True),
+            _batches(monitor, plan.batch_size, seed, shuffle=False),
+        ),
+        epochs,
+        checkpoints,
+        resume,
+        watch="val_accuracy",
+        patience=plan.patience,
+        extra_callbacks=extra_callbacks,
+    )
+
+
+def resumable_fit(
+    build: Callable[[], keras.Model],
+    data: Callable[[], tuple[Any, Any]],
+    epochs: int,
+    checkpoints: Checkpoints,
+    resume: bool,
+    *,
+    watch: str,
+    patience: int,
+    extra_callbacks: list[keras.callbacks.Callback] | None = None,
+) -> Fitted:
+    """`build()`, or with `resume` the last checkpoint's model, fit on `data()` (train,
+    validation) up to `epochs`, stopping early on `watch` with the best weights kept, and
+    checkpointed after every epoch. `data` is called only when an epoch is left to run."""
     saved = checkpoints.load() if resume else None
-    model, best_weights, state = saved or (plan.build(steps), None, {})
+    model, best_weights, state = saved or (build(), None, {})
     first_epoch = state["epoch"] + 1 if state else 0
     stopper = ResumableEarlyStopping(
         resume=state.get("stopper"),
         best_weights=best_weights,
-        monitor="val_accuracy",
-        patience=plan.patience,
+        monitor=watch,
+        patience=patience,
         restore_best_weights=True,
     )
     saver = StoreCheckpoint(checkpoints, stopper, state.get("history"), state.get("seconds", 0.0))
     if first_epoch < epochs and not state.get("finished"):
+        train, validation = data()
         model.fit(
-            _batches(train, plan.batch_size, seed, shuffle=True),
-            validation_data=_batches(monitor, plan.batch_size, seed, shuffle=False),
+            train,
+            validation_data=validation,
             epochs=epochs,
             initial_epoch=first_epoch,
             callbacks=[stopper, saver, *(extra_callbacks or [])],

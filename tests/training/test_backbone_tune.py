@@ -88,8 +88,8 @@ def test_tune_publishes_a_new_version_with_provenance_int8_and_a_report(
     assert not result.current and backbones.current_version(store) == parent
     prov = meta["provenance"]
     assert prov["parent"] == parent and prov["recipe"]["epochs"] == 2
-    assert set(prov["data"]["classes"]) == set(CLASSES) and prov["data"]["fingerprint"]
-    assert sum(prov["data"]["splits"].values()) == sum(prov["data"]["classes"].values())
+    assert set(prov["data"]["counts"]) == set(CLASSES) and prov["data"]["fingerprint"]
+    assert sum(prov["data"]["splits"].values()) == sum(prov["data"]["counts"].values())
     assert prov["fit"]["epochs_run"] == 2 and len(prov["fit"]["history"]["loss"]) == 2
     assert set(meta["metrics"]["held_out"]["tuned"]) == {"pizza"}  # the configured label
     for name in ("backbone.tflite", "backbone_map.tflite", int8.PHOTO, int8.TRAY):

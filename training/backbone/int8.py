@@ -16,6 +16,10 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from training import tflite
+from traygo.tray import pooled, regions
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +37,6 @@ TRAY_CALIBRATION_PICTURES = 16  # tray inputs are 4x the pixels; ranges come fro
 
 def quantize(model: keras.Model, calibration: np.ndarray) -> bytes:
     """`model` as a full-integer TFLite model with float32 input and output."""
-    import tensorflow as tf
-
-    from training import tflite
 
     def samples() -> Iterator[list[np.ndarray]]:
         for picture in calibration:
@@ -92,8 +93,6 @@ def check(
 ) -> dict[str, float]:
     """Cosine of int8 and float16 outputs per input, on what the heads are served: a photo's
     pooled features; a tray's feature map pooled into tray mode's regions (`served`)."""
-    from training import tflite
-
     full, quant = (tflite.run_features(m, inputs) for m in (float_bytes, int8_bytes))
     if served is not None:
         full, quant = (np.stack([served(one) for one in out]) for out in (full, quant))
@@ -122,8 +121,6 @@ def problem(report: dict[str, float]) -> str | None:
 
 def served_regions(feature_map: np.ndarray) -> np.ndarray:
     """[regions, features]: a tray map as tray mode pools it before the heads."""
-    from traygo.tray import pooled, regions
-
     return pooled(feature_map, regions(feature_map.shape[:2]))
 
 

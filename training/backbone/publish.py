@@ -14,7 +14,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from training import tflite
 from training.backbone import int8
+from training.features import verified_artifact
 from traygo import layout
 from traygo.errors import BackboneError
 from traygo.images.preprocess import PREPROCESSING_ID
@@ -115,8 +117,6 @@ def describe(name: str, version: str, built: Built, features: int) -> dict[str, 
 
 def float_parity(model: Any, tflite_bytes: bytes, size: int, images: int = 6) -> dict[str, float]:
     """Keras and the served TFLite must compute the same features on picture-like input."""
-    from training import tflite
-
     batch = picture_like(size, images)
     keras_out = model.predict(batch, verbose=0)
     lite_out = tflite.run_features(tflite_bytes, batch)
@@ -136,6 +136,15 @@ def picture_like(size: int, images: int, seed: int = 0) -> np.ndarray:
     smooth = rng.uniform(0, 255, (images, size // 8, size // 8, 3)).repeat(8, 1).repeat(8, 2)
     noise = rng.uniform(0, 255, (images, size, size, 3))
     return np.concatenate([noise[: images // 3], smooth[images // 3 :]]).astype(np.float32)
+
+
+def load_keras(store: Store, meta: dict[str, Any]) -> keras.Model:
+    """A published version's `backbone.keras`, checked against its recorded sha256."""
+    data = verified_artifact(store, meta, "backbone.keras")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "backbone.keras"
+        path.write_bytes(data)
+        return keras.models.load_model(path)
 
 
 def keras_bytes(model: Any) -> bytes:

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
 from training import tflite
 from training.backbone import artifact, int8, publish, tune_data, tune_fit, tune_report
 from training.checkpoints import Checkpoints
 from training.features import verified_artifact
+from training.fit import Fitted
 from traygo import __version__, backbones, layout
 from traygo.errors import TraygoError
 from traygo.labels import load_labels
@@ -116,7 +115,7 @@ def _tune_and_publish(
     targets = {name: data.classes_of(s) for name, s in data.splits.items()}
     checkpoints = Checkpoints(store, layout.backbone_checkpoint_prefix(req.run_id or version))
     tuned, fitted = tune_fit.fine_tune(
-        _parent_model(store, parent),
+        publish.load_keras(store, parent),
         (pixels["train"], targets["train"]),
         (pixels["monitor"], targets["monitor"]),
         len(data.dataset.classes),
@@ -155,14 +154,6 @@ def _log_memory(data: tune_data.TuneData, size: int) -> None:
         size,
         count * size * size * 3 / 2**20,
     )
-
-
-def _parent_model(store: Store, parent: dict[str, Any]) -> keras.Model:
-    data = verified_artifact(store, parent, "backbone.keras")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "backbone.keras"
-        path.write_bytes(data)
-        return keras.models.load_model(path)
 
 
 def _calibration(pixels: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -217,13 +208,12 @@ def _source(parent: dict[str, Any]) -> dict[str, Any]:
 
 
 def _provenance(
-    parent: dict[str, Any], data: tune_data.TuneData, req: TuneRequest, fitted: Any
+    parent: dict[str, Any], data: tune_data.TuneData, req: TuneRequest, fitted: Fitted
 ) -> dict[str, Any]:
     return {
         "parent": parent["version"],
         "data": data.dataset.summary()
         | {
-            "classes": dict(zip(data.dataset.classes, data.dataset.counts.values(), strict=True)),
             "splits": {name: len(s) for name, s in data.splits.items()},
             "sources": list(data.sources),
             "max_per_class": req.max_per_class,

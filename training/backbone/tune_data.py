@@ -114,7 +114,8 @@ def _capped(samples: list[ds.Sample], most: int) -> list[ds.Sample]:
 
 def _side(sample: ds.Sample) -> str:
     """A tenth of the groups monitor the fit, a fifth are held out: by the group's number,
-    which the collector gives in a content order, so a rerun splits the same way."""
+    which the collector gives in admission order (sorted paths per class), so a rerun on the
+    same files splits the same way."""
     slot = (sample.group * 2654435761) % 10  # Knuth's multiplicative hash spreads neighbours
     return "test" if slot < 2 else "monitor" if slot == 2 else "train"
 

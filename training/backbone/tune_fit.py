@@ -16,8 +16,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from training.checkpoints import Checkpoints, ResumableEarlyStopping, StoreCheckpoint
-from training.fit import Fitted
+from training.checkpoints import Checkpoints
+from training.fit import Fitted, resumable_fit
 
 DROPOUT = 0.2
 PATIENCE = 2  # epochs without a better monitor loss
@@ -46,13 +46,13 @@ class Recipe:
 
 
 def tunable(layer: keras.layers.Layer, first_block: int) -> bool:
-    """Whether `layer` learns: never BatchNorm; Lite0's blocks from `first_block` on and its
-    head convolution; in a network without numbered blocks, every other layer."""
+    """Whether `layer` learns: never BatchNorm nor the stem; Lite0's numbered blocks from
+    `first_block` on; every other layer (Lite0's head convolution, a small network's own)."""
     if isinstance(layer, keras.layers.BatchNormalization):
         return False
     if layer.name.startswith("blocks."):
         return int(layer.name.split(".")[1]) >= first_block
-    return layer.name.startswith(("conv_head", "bn1")) or not layer.name.startswith("conv_stem")
+    return not layer.name.startswith("conv_stem")
 
 
 def classifier(base: keras.Model, classes: int, recipe: Recipe) -> keras.Model:
@@ -82,34 +82,19 @@ def fine_tune(
 ) -> tuple[keras.Model, Fitted]:
     """(the tuned base, the fit); with `resume`, from the last checkpoint if there is one."""
     keras.utils.set_random_seed(recipe.seed)
-    saved = checkpoints.load() if resume else None
-    model, best_weights, state = saved or (classifier(base, classes, recipe), None, {})
-    stopper = ResumableEarlyStopping(
-        resume=state.get("stopper"),
-        best_weights=best_weights,
-        monitor="val_loss",
-        patience=PATIENCE,
-        restore_best_weights=True,
-    )
-    saver = StoreCheckpoint(checkpoints, stopper, state.get("history"), state.get("seconds", 0.0))
-    first_epoch = state["epoch"] + 1 if state else 0
-    if first_epoch < recipe.epochs and not state.get("finished"):
-        model.fit(
+    fitted = resumable_fit(
+        lambda: classifier(base, classes, recipe),
+        lambda: (
             Batches(train, recipe.batch_size, recipe.seed),
-            validation_data=Batches(monitor, recipe.batch_size, None),
-            epochs=recipe.epochs,
-            initial_epoch=first_epoch,
-            callbacks=[stopper, saver],
-            verbose=2,
-        )
-    fitted = Fitted(
-        model,
-        saver.history,
-        len(saver.history.get("loss", [])),
-        stopper.best_epoch,
-        saver.seconds(),
+            Batches(monitor, recipe.batch_size, None),
+        ),
+        recipe.epochs,
+        checkpoints,
+        resume,
+        watch="val_loss",
+        patience=PATIENCE,
     )
-    return model.get_layer(base.name), fitted
+    return fitted.model.get_layer(base.name), fitted
 
 
 class Batches(keras.utils.PyDataset):

@@ -42,6 +42,10 @@ def label_targets(
     return ~negatives_of_others, names == label
 
 
+def _both_classes(truth: np.ndarray) -> bool:
+    return bool(truth.any() and not truth.all())
+
+
 def fit_heads(
     classes: tuple[str, ...],
     labels: tuple[str, ...],
@@ -52,7 +56,7 @@ def fit_heads(
     heads = {}
     for label in labels:
         usable, positive = label_targets(classes, label, targets["train"])
-        if positive[usable].all() or not positive[usable].any():
+        if not _both_classes(positive[usable]):
             continue  # one class only: nothing to learn
         x = features["train"][usable]
         mean, std = x.mean(0), x.std(0) + 1e-6
@@ -72,7 +76,7 @@ def _threshold(
 ) -> float:
     usable, positive = label_targets(classes, label, targets["monitor"])
     scores = head.probabilities(features["monitor"][usable])
-    if positive[usable].all() or not positive[usable].any():
+    if not _both_classes(positive[usable]):
         return 0.5
     cuts = np.quantile(scores, np.linspace(0.005, 0.995, THRESHOLD_STEPS))
     return float(
@@ -87,7 +91,7 @@ def score(
     out = {}
     for label, head in heads.items():
         usable, positive = label_targets(classes, label, targets)
-        if positive[usable].all() or not positive[usable].any():
+        if not _both_classes(positive[usable]):
             continue
         p = head.probabilities(features[usable])
         out[label] = {
